@@ -1,0 +1,115 @@
+//! Extractors that turn raw requests into typed input or an [`ApiError`] that names the field:
+//! JSON bodies, query strings, and the API key of `/api/*` routes.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState};
+use crate::auth::{self, Principal};
+
+/// A JSON body deserialized into `T` (which should deny unknown fields).
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection, state.limits.max_body_bytes)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge { limit };
+    }
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => {
+            let detail = text
+                .split_once("target type: ")
+                .map_or(text.as_str(), |(_, d)| d)
+                .to_string();
+            let code = if detail.contains("unknown field") {
+                "unknown_field"
+            } else {
+                "invalid_field"
+            };
+            ApiError::BadRequest {
+                code,
+                message: detail,
+            }
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest {
+            code: "malformed_json",
+            message: format!("body is not valid JSON: {text}"),
+        },
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "send the body as JSON with content-type: application/json".into(),
+        ),
+        _ => ApiError::bad_request(text),
+    }
+}
+
+/// A query string deserialized into `T`.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ValidQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    let text = rejection.body_text();
+    let detail = text
+        .split_once("query string: ")
+        .map_or(text.as_str(), |(_, d)| d);
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: format!("query: {detail}"),
+    }
+}
+
+/// The caller of an `/api/*` route, from `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        let Some(presented) = presented else {
+            return Err(ApiError::Unauthorized(
+                "missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
+            ));
+        };
+        match auth::authenticate(&state.store, presented).await? {
+            Some(principal) => Ok(Self(principal)),
+            None => Err(ApiError::Unauthorized("invalid or revoked API key".into())),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `/health` (the process answers), `/ready` (store, queue, device and models, each reported)
+//! and `/metrics` (Prometheus text).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use super::AppState;
+use crate::engine::registry::Task;
+use crate::telemetry::Gauge;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: String,
+    pub version: String,
+}
+
+/// Liveness: the process is up and serving HTTP.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Check {
+    pub ok: bool,
+    /// `sqlite`, `postgres`, `embedded` or `redis`.
+    pub backend: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelReadiness {
+    pub name: String,
+    pub task: Task,
+    pub architecture: String,
+    /// Pulled by default (the README's first command installs these).
+    pub default: bool,
+    /// All files present in the model cache with their recorded sizes.
+    pub installed: bool,
+    /// Weights in memory, serving requests.
+    pub loaded: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` when the store and the queue answer, else `not_ready`.
+    pub status: String,
+    pub store: Check,
+    pub queue: Check,
+    /// The device models run on, the GPUs seen, and the SIMD features compiled in.
+    #[schema(value_type = Object)]
+    pub device: serde_json::Value,
+    pub models: Vec<ModelReadiness>,
+}
+
+/// Readiness: 200 when the store and the queue answer; 503 with Retry-After otherwise.
+#[utoipa::path(get, path = "/ready", tag = "ops", responses(
+    (status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let store = match state.store.ping().await {
+        Ok(()) => Check {
+            ok: true,
+            backend: state.store.backend().name().into(),
+            error: None,
+        },
+        Err(e) => Check {
+            ok: false,
+            backend: state.store.backend().name().into(),
+            error: Some(e.to_string()),
+        },
+    };
+    let queue_backend = state.jobs.queue().backend().to_string();
+    let queue = match state.jobs.queue().ping().await {
+        Ok(()) => Check {
+            ok: true,
+            backend: queue_backend,
+            error: None,
+        },
+        Err(e) => Check {
+            ok: false,
+            backend: queue_backend,
+            error: Some(e.to_string()),
+        },
+    };
+    let models = state
+        .models
+        .manifests()
+        .iter()
+        .map(|m| {
+            let status = state.models.status(m, false);
+            ModelReadiness {
+                name: status.name,
+                task: status.task,
+                architecture: status.architecture,
+                default: status.default,
+                installed: status.installed,
+                loaded: false,
+            }
+        })
+        .collect();
+    let ok = store.ok && queue.ok;
+    let body = Readiness {
+        status: if ok { "ready" } else { "not_ready" }.into(),
+        store,
+        queue,
+        device: serde_json::to_value(state.device.as_ref()).unwrap_or_default(),
+        models,
+    };
+    let mut response = Json(body).into_response();
+    if !ok {
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}
+
+/// Prometheus metrics: requests and latency per route, queue depth, jobs by state.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut gauges = Vec::new();
+    let backend = state.jobs.queue().backend().to_string();
+    let up = |ok: bool| if ok { 1.0 } else { 0.0 };
+    match state.jobs.queue().depth().await {
+        Ok(depth) => {
+            gauges.push(Gauge {
+                name: "adforge_queue_depth",
+                help: "Job ids in the queue transport: waiting for a worker, or taken and unacknowledged.",
+                labels: vec![("backend", backend.clone()), ("stage", "waiting".into())],
+                value: depth.waiting as f64,
+            });
+            gauges.push(Gauge {
+                name: "adforge_queue_depth",
+                help: "",
+                labels: vec![("backend", backend.clone()), ("stage", "in_flight".into())],
+                value: depth.in_flight as f64,
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "queue depth unavailable for metrics"),
+    }
+    let counts = state.store.count_jobs_by_state().await;
+    gauges.push(Gauge {
+        name: "adforge_store_up",
+        help: "1 when the database answered this scrape.",
+        labels: vec![("backend", state.store.backend().name().into())],
+        value: up(counts.is_ok()),
+    });
+    for count in counts.unwrap_or_default() {
+        gauges.push(Gauge {
+            name: "adforge_jobs",
+            help: "Jobs by state, all owners.",
+            labels: vec![("state", count.state.as_str().into())],
+            value: count.count as f64,
+        });
+    }
+    let installed = state
+        .models
+        .manifests()
+        .iter()
+        .filter(|m| state.models.status(m, false).installed)
+        .count();
+    gauges.push(Gauge {
+        name: "adforge_models_installed",
+        help: "Models whose files are in the model cache.",
+        labels: vec![],
+        value: installed as f64,
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&gauges),
+    )
+        .into_response()
+}

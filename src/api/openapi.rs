@@ -1,0 +1,45 @@
+//! `/openapi.json`, generated from the handlers' own types and annotations (utoipa).
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{AppState, health, jobs};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
+    paths(
+        health::health, health::ready, health::metrics,
+        jobs::submit_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
+    ),
+    components(schemas(super::ErrorBody, super::ErrorDetail)),
+    modifiers(&ApiKeyAuth),
+    tags((name = "ops", description = "Health, readiness and metrics"),
+         (name = "jobs", description = "Queued background work with progress"))
+)]
+struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi_json() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(openapi_json()) }))
+}

@@ -1,0 +1,274 @@
+//! Wiring: builds the store, queue, model registry, device and job system from resolved
+//! settings, and runs the server and worker roles until a shutdown signal. `main` stays thin.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState, Limits};
+use crate::auth::{self, AuthError};
+use crate::config::{HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, WorkerArgs};
+use crate::engine::{self, DeviceError, DeviceInfo, ModelRegistry, RegistryError};
+use crate::jobs::embedded::EmbeddedQueue;
+use crate::jobs::redis::RedisQueue;
+use crate::jobs::{
+    self, JobQueue, JobRegistry, JobService, QueueError, QueueSettings, Worker, WorkerOptions,
+};
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::telemetry::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+    let context = context.into();
+    move |source| AppError::Io { context, source }
+}
+
+/// Opens the database (creating the data dir for SQLite) and applies migrations.
+pub async fn open_store(args: &StoreArgs) -> Result<Store, AppError> {
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(io(format!("creating data dir {}", args.data_dir.display())))?;
+    let store = Store::connect(&args.database_url(), &StoreOptions::default()).await?;
+    store.migrate().await?;
+    tracing::info!(database = %args.database_url_redacted(), backend = store.backend().name(), "store ready");
+    Ok(store)
+}
+
+/// The Redis queue when a URL is given, the embedded one otherwise.
+pub async fn open_queue(args: &QueueArgs, store: &Store) -> Result<Arc<dyn JobQueue>, AppError> {
+    Ok(match &args.redis_url {
+        Some(url) => {
+            let queue = RedisQueue::connect(
+                url.expose(),
+                &args.queue_stream,
+                Duration::from_secs(args.visibility_timeout_secs),
+            )
+            .await?;
+            tracing::info!(stream = %args.queue_stream, "job queue: redis");
+            Arc::new(queue)
+        }
+        None => {
+            tracing::info!("job queue: embedded");
+            Arc::new(EmbeddedQueue::new(store.clone()))
+        }
+    })
+}
+
+pub fn open_models(models: &ModelArgs, store: &StoreArgs) -> Result<ModelRegistry, AppError> {
+    Ok(ModelRegistry::load(
+        &models.models_dir,
+        &models.cache_dir(store),
+    )?)
+}
+
+/// The parts shared by the server and worker roles.
+pub struct Core {
+    pub store: Store,
+    pub queue: Arc<dyn JobQueue>,
+    pub models: Arc<ModelRegistry>,
+    pub device: Arc<DeviceInfo>,
+    pub registry: JobRegistry,
+    pub settings: QueueSettings,
+}
+
+impl Core {
+    pub async fn open(
+        store_args: &StoreArgs,
+        queue_args: &QueueArgs,
+        model_args: &ModelArgs,
+        worker_args: &WorkerArgs,
+    ) -> Result<Self, AppError> {
+        let store = open_store(store_args).await?;
+        let queue = open_queue(queue_args, &store).await?;
+        let models = Arc::new(open_models(model_args, store_args)?);
+        let device = Arc::new(engine::device::select(worker_args.device)?);
+        tracing::info!(compute = %device.compute, gpus = device.gpus.len(), features = ?device.cpu_features, "device");
+        if let Some(note) = &device.note {
+            tracing::warn!("{note}");
+        }
+        let registry = jobs::kinds::builtin(models.clone());
+        Ok(Self {
+            store,
+            queue,
+            models,
+            device,
+            registry,
+            settings: queue_args.settings(),
+        })
+    }
+
+    /// Starts the reconciler and (unless `workers` is 0) the job worker; they stop when
+    /// `shutdown` fires, the worker after its grace period.
+    fn spawn_background(
+        &self,
+        worker_args: &WorkerArgs,
+        shutdown: &CancellationToken,
+    ) -> Background {
+        let reconciler = tokio::spawn(jobs::run_reconciler(
+            self.store.clone(),
+            self.queue.clone(),
+            self.settings.clone(),
+            shutdown.clone(),
+        ));
+        let worker = (worker_args.workers > 0).then(|| {
+            let worker = Worker::new(
+                self.store.clone(),
+                self.queue.clone(),
+                self.registry.clone(),
+                WorkerOptions {
+                    worker_id: worker_args.worker_id(),
+                    concurrency: worker_args.workers,
+                    shutdown_grace: Duration::from_secs(worker_args.shutdown_grace_secs),
+                    settings: self.settings.clone(),
+                },
+            );
+            tokio::spawn(worker.run(shutdown.clone()))
+        });
+        Background { reconciler, worker }
+    }
+}
+
+struct Background {
+    reconciler: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    async fn join(self) {
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
+        let _ = self.reconciler.await;
+    }
+}
+
+/// A server ready to run: the admin key it generated on first start (to be shown once) and
+/// everything `run` needs.
+pub struct PreparedServer {
+    pub generated_admin_key: Option<Secret>,
+    core: Core,
+    http: HttpArgs,
+    worker_args: WorkerArgs,
+}
+
+pub async fn prepare_server(
+    store_args: &StoreArgs,
+    queue_args: &QueueArgs,
+    model_args: &ModelArgs,
+    worker_args: &WorkerArgs,
+    http: &HttpArgs,
+) -> Result<PreparedServer, AppError> {
+    let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
+    let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
+    Ok(PreparedServer {
+        generated_admin_key,
+        core,
+        http: http.clone(),
+        worker_args: worker_args.clone(),
+    })
+}
+
+impl PreparedServer {
+    /// Serves HTTP (and runs jobs in-process) until SIGINT or SIGTERM; then stops accepting
+    /// requests, lets running jobs finish or requeues them, and returns.
+    pub async fn run(self) -> Result<(), AppError> {
+        let listener = tokio::net::TcpListener::bind(self.http.addr)
+            .await
+            .map_err(io(format!("binding {}", self.http.addr)))?;
+        let shutdown = CancellationToken::new();
+        let background = self.core.spawn_background(&self.worker_args, &shutdown);
+        let state = AppState {
+            store: self.core.store.clone(),
+            jobs: JobService::new(
+                self.core.store.clone(),
+                self.core.queue.clone(),
+                self.core.registry.clone(),
+                self.core.settings.clone(),
+            ),
+            models: self.core.models.clone(),
+            device: self.core.device.clone(),
+            metrics: Arc::new(Metrics::default()),
+            limits: Limits {
+                max_body_bytes: self.http.max_body_bytes,
+                max_payload_bytes: self.http.max_payload_bytes,
+                request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+            },
+            shutdown: shutdown.clone(),
+        };
+        let addr = listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
+        tracing::info!(%addr, "adforge listening on http://{addr}");
+        let signal = shutdown_signal();
+        let result = api::serve(listener, state, signal).await;
+        tracing::info!("http stopped; finishing running jobs");
+        shutdown.cancel();
+        background.join().await;
+        self.core.store.close().await;
+        result.map_err(io("serving http"))
+    }
+}
+
+/// Runs jobs (no HTTP) until SIGINT or SIGTERM.
+pub async fn run_worker(
+    store_args: &StoreArgs,
+    queue_args: &QueueArgs,
+    model_args: &ModelArgs,
+    worker_args: &WorkerArgs,
+) -> Result<(), AppError> {
+    let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
+    let shutdown = CancellationToken::new();
+    let args = WorkerArgs {
+        workers: worker_args.workers.max(1),
+        ..worker_args.clone()
+    };
+    let background = core.spawn_background(&args, &shutdown);
+    tracing::info!(worker = %args.worker_id(), concurrency = args.workers, "worker running");
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing running jobs");
+    shutdown.cancel();
+    background.join().await;
+    core.store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}

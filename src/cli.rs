@@ -1,0 +1,220 @@
+//! The command line: flags parsed by clap (each with an environment variable) and the
+//! subcommands, which print for people. This is the binary's front end, so it may print; the
+//! library underneath logs through `tracing` only.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use adforge::app;
+use adforge::config::{HttpArgs, ModelArgs, QueueArgs, StoreArgs, WorkerArgs};
+use adforge::engine::registry::{FileState, PullOutcome};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "adforge",
+    version,
+    about = "Creative-generation server: models it owns, jobs, and the campaign loop around them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and run jobs in this process.
+    Serve {
+        #[command(flatten)]
+        http: HttpArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        models: ModelArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+    },
+    /// Run jobs from the queue, without HTTP (scale-out: many workers, one database and Redis).
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        models: ModelArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List, pull and verify models from the manifests in the models dir.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Show every manifest and whether its files are installed.
+    List,
+    /// Fetch, verify and install models (idempotent).
+    Pull {
+        /// Model names; with none, the default models.
+        names: Vec<String>,
+        /// Pull every model that has a manifest.
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+    },
+    /// Re-hash installed files against their manifests.
+    Verify {
+        /// Model names; with none, every model.
+        names: Vec<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            http,
+            store,
+            queue,
+            models,
+            worker,
+        } => {
+            let server = app::prepare_server(&store, &queue, &models, &worker, &http).await?;
+            if let Some(key) = &server.generated_admin_key {
+                eprintln!(
+                    "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\
+                     Send it as `Authorization: Bearer KEY`. Set ADFORGE_API_KEY to choose your own.\n",
+                    key.expose()
+                );
+            }
+            server.run().await?;
+        }
+        Command::Worker {
+            store,
+            queue,
+            models,
+            worker,
+        } => app::run_worker(&store, &queue, &models, &worker).await?,
+        Command::Migrate { store } => {
+            app::open_store(&store).await?;
+            println!("migrations applied to {}", store.database_url_redacted());
+        }
+        Command::Models {
+            action,
+            store,
+            models,
+        } => {
+            let registry = app::open_models(&models, &store)?;
+            tokio::task::spawn_blocking(move || models_command(&registry, action))
+                .await
+                .context("models command panicked")??;
+        }
+    }
+    Ok(())
+}
+
+fn models_command(
+    registry: &adforge::engine::ModelRegistry,
+    action: ModelsAction,
+) -> anyhow::Result<()> {
+    match action {
+        ModelsAction::List => {
+            println!(
+                "{:<24} {:<12} {:<12} {:>10}  {:<8} STATUS",
+                "NAME", "TASK", "ARCH", "SIZE", "DEFAULT"
+            );
+            for manifest in registry.manifests() {
+                let status = registry.status(manifest, false);
+                println!(
+                    "{:<24} {:<12} {:<12} {:>8.1}MB  {:<8} {}",
+                    status.name,
+                    format!("{:?}", status.task).to_lowercase(),
+                    status.architecture,
+                    status.size_bytes as f64 / 1e6,
+                    if status.default { "yes" } else { "" },
+                    if status.installed {
+                        "installed"
+                    } else {
+                        "not installed"
+                    }
+                );
+            }
+            println!("cache: {}", registry.cache_dir().display());
+        }
+        ModelsAction::Pull { names, all } => {
+            let names: Vec<String> = if all {
+                registry
+                    .manifests()
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .collect()
+            } else if names.is_empty() {
+                registry
+                    .manifests()
+                    .iter()
+                    .filter(|m| m.default)
+                    .map(|m| m.name.clone())
+                    .collect()
+            } else {
+                names
+            };
+            let never = AtomicBool::new(false);
+            let progress = |fraction: f64, message: &str| {
+                eprintln!("[{:>3.0}%] {message}", fraction * 100.0);
+            };
+            for name in &names {
+                match registry.pull(name, &progress, &never)? {
+                    PullOutcome::AlreadyInstalled => println!("{name}: already installed"),
+                    PullOutcome::Installed { source } => {
+                        println!("{name}: installed from {source}")
+                    }
+                }
+            }
+        }
+        ModelsAction::Verify { names } => {
+            let mut bad = 0;
+            for manifest in registry.manifests() {
+                if !names.is_empty() && !names.contains(&manifest.name) {
+                    continue;
+                }
+                let status = registry.status(manifest, true);
+                for (path, state) in &status.files {
+                    let verdict = match state {
+                        FileState::Ok => "ok".to_string(),
+                        FileState::Missing => "missing".to_string(),
+                        FileState::Mismatch { expected, actual } => {
+                            format!("MISMATCH (expected {expected}, got {actual})")
+                        }
+                    };
+                    if *state != FileState::Ok {
+                        bad += 1;
+                    }
+                    println!("{}/{path}: {verdict}", manifest.name);
+                }
+            }
+            if let Some(unknown) = names.iter().find(|n| registry.get(n).is_err()) {
+                bail!("unknown model {unknown:?}");
+            }
+            if bad > 0 {
+                bail!(
+                    "{bad} file(s) missing or damaged: run `adforge models pull` to reinstall them"
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Settings: every flag has a `--long` form and an environment variable, and resolves here into
+//! the values the rest of the crate uses (defaults derived from the data dir, durations, URLs).
+//! Secrets are held in [`Secret`], whose `Debug` and `Display` never show them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::engine::DevicePreference;
+use crate::jobs::QueueSettings;
+use crate::scheduler::RetryPolicy;
+use crate::store::{Store, redact_url};
+
+/// A secret string (API key, password-bearing URL). Prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// Where state lives.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Folder for the SQLite database, the model cache and rendered assets.
+    #[arg(long, env = "ADFORGE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`; default: SQLite in the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+}
+
+impl StoreArgs {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => Store::sqlite_url_in(&self.data_dir),
+        }
+    }
+
+    /// The database URL with any password hidden.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url())
+    }
+}
+
+/// The job queue.
+#[derive(Debug, Clone, Args)]
+pub struct QueueArgs {
+    /// `redis://HOST:PORT/DB` to use Redis Streams; default: the embedded queue in the database.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Redis stream key that carries job ids.
+    #[arg(long, env = "ADFORGE_QUEUE_STREAM", default_value = "adforge:jobs")]
+    pub queue_stream: String,
+    /// Seconds a running job may go without renewing its lease before another worker takes it.
+    #[arg(long, env = "ADFORGE_VISIBILITY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub visibility_timeout_secs: u64,
+    /// Attempts per job before it fails for good.
+    #[arg(long, env = "ADFORGE_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub max_attempts: i64,
+    /// First retry delay in milliseconds (doubles per attempt).
+    #[arg(long, env = "ADFORGE_RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+}
+
+impl QueueArgs {
+    pub fn settings(&self) -> QueueSettings {
+        let visibility = Duration::from_secs(self.visibility_timeout_secs);
+        QueueSettings {
+            visibility_timeout: visibility,
+            max_attempts: self.max_attempts,
+            retry: RetryPolicy {
+                base: Duration::from_millis(self.retry_base_ms),
+                ..RetryPolicy::default()
+            },
+            reconcile_every: (visibility / 4)
+                .clamp(Duration::from_millis(200), Duration::from_secs(5)),
+            redispatch_after: visibility.saturating_mul(10).max(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Model manifests, the cache and the device.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Folder of model manifests (`*.toml`).
+    #[arg(long, env = "ADFORGE_MODELS_DIR", default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Folder models are installed into; default: DATA_DIR/models.
+    #[arg(long, env = "ADFORGE_MODEL_CACHE")]
+    pub model_cache: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    pub fn cache_dir(&self, store: &StoreArgs) -> PathBuf {
+        self.model_cache
+            .clone()
+            .unwrap_or_else(|| store.data_dir.join("models"))
+    }
+}
+
+/// Running jobs in this process.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once by this process (0: run none; only accept them).
+    #[arg(long, env = "ADFORGE_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds running jobs get to finish at shutdown before they are requeued.
+    #[arg(long, env = "ADFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    /// Device models run on: auto, cpu, cuda or cuda:N.
+    #[arg(long, env = "ADFORGE_DEVICE", default_value = "auto")]
+    pub device: DevicePreference,
+    /// Name of this worker in leases and the consumer group; default: host name and process id.
+    #[arg(long, env = "ADFORGE_WORKER_ID")]
+    pub worker_id: Option<String>,
+}
+
+impl WorkerArgs {
+    pub fn worker_id(&self) -> String {
+        self.worker_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "host".into());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ADFORGE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Admin API key to install on start (scripts and tests); otherwise one is generated and
+    /// printed once on first start.
+    #[arg(long, env = "ADFORGE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<Secret>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ADFORGE_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds before a request (other than an event stream) is answered with 503.
+    #[arg(long, env = "ADFORGE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Largest job payload accepted, in bytes of JSON.
+    #[arg(long, env = "ADFORGE_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
+    pub max_payload_bytes: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}

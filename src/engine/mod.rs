@@ -1,0 +1,14 @@
+//! The inference engine: devices, model weights and the threads that run them.
+//!
+//! Owns the model registry (manifests, cache, pulls), device selection, and the CUDA kernels
+//! compiled at run time. Model forward passes never run on the async runtime: each loaded model
+//! gets its own worker thread fed by a bounded channel (the text, embedding, image and video
+//! engines arrive with their issues; this foundation loads no model yet). This module knows
+//! nothing of HTTP or SQL.
+
+pub mod device;
+pub mod kernels;
+pub mod registry;
+
+pub use device::{DeviceError, DeviceInfo, DevicePreference};
+pub use registry::{ModelRegistry, ModelStatus, RegistryError};

@@ -1,0 +1,387 @@
+//! Workers: take a delivery, claim its row (the fence), run the kind's handler with a lease
+//! keeper beside it, and record the outcome. Also the reconciler that repairs what a crash or a
+//! lost transport left behind.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::{Delivery, JobQueue, QueueError, QueueSettings};
+use crate::store::{ClaimOutcome, JobRow, Store, StoreError, now_ms};
+
+/// Why a handler did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt (a network hiccup, a busy resource).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will fail the same way again (bad input found late, a missing file).
+    #[error("{0}")]
+    Fatal(String),
+    /// The job's cancellation token fired and the handler stopped.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What a handler sees of its job.
+pub struct JobContext {
+    pub job: JobRow,
+    store: Store,
+    cancel: CancellationToken,
+}
+
+impl JobContext {
+    /// Fires when the job is cancelled, its lease is lost, or the worker shuts down. Long work
+    /// checks it between steps and returns [`JobError::Cancelled`].
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Reports progress (clamped to 0..1) with a message. Returns [`JobError::Cancelled`] when
+    /// this attempt no longer owns the job, so a handler can simply `?` it.
+    pub async fn progress(&self, fraction: f64, message: &str) -> Result<(), JobError> {
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        match self
+            .store
+            .update_progress(&self.job.id, self.job.attempts, fraction, message, now_ms())
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.cancel.cancel();
+                Err(JobError::Cancelled)
+            }
+            Err(e) => Err(JobError::Retryable(format!("recording progress: {e}"))),
+        }
+    }
+}
+
+/// The code behind one job kind.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// The `kind` string clients submit, e.g. `model.pull`.
+    fn kind(&self) -> &'static str;
+    /// One line for the API docs and errors.
+    fn describe(&self) -> &'static str;
+    /// Only admin keys may submit this kind.
+    fn admin_only(&self) -> bool {
+        false
+    }
+    /// Checks a payload before the job is accepted; the error names the field and the limit.
+    fn validate(&self, payload: &Value) -> Result<(), String>;
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError>;
+}
+
+/// The job kinds this process knows, by name.
+#[derive(Clone, Default)]
+pub struct JobRegistry {
+    handlers: BTreeMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+impl JobRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&mut self, handler: Arc<dyn JobHandler>) {
+        self.handlers.insert(handler.kind(), handler);
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn JobHandler>> {
+        self.handlers.get(kind)
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.handlers.keys().copied().collect()
+    }
+}
+
+/// How a worker process runs jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Names this worker in leases and in the consumer group.
+    pub worker_id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// On shutdown, running jobs get this long to finish before they are cancelled and requeued.
+    pub shutdown_grace: Duration,
+    pub settings: QueueSettings,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    queue: Arc<dyn JobQueue>,
+    registry: JobRegistry,
+    options: Arc<WorkerOptions>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        registry: JobRegistry,
+        options: WorkerOptions,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            registry,
+            options: Arc::new(options),
+        }
+    }
+
+    /// Runs `concurrency` job loops until `shutdown` fires, then lets running jobs finish within
+    /// the grace period (after which they are cancelled and requeued) and returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut slots = tokio::task::JoinSet::new();
+        for slot in 0..self.options.concurrency.max(1) {
+            let worker = self.clone();
+            let shutdown = shutdown.clone();
+            slots.spawn(async move { worker.run_slot(slot, shutdown).await });
+        }
+        while slots.join_next().await.is_some() {}
+        tracing::info!(worker = %self.options.worker_id, "worker stopped");
+    }
+
+    async fn run_slot(&self, slot: usize, shutdown: CancellationToken) {
+        let consumer = format!("{}-{slot}", self.options.worker_id);
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = self.queue.next(&consumer, Duration::from_secs(1)) => next,
+            };
+            match next {
+                Ok(Some(delivery)) => {
+                    failures = 0;
+                    if let Err(e) = self.process(&consumer, delivery, &shutdown).await {
+                        tracing::warn!(error = %e, "job bookkeeping failed");
+                    }
+                }
+                Ok(None) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
+                    tracing::warn!(error = %e, ?pause, "queue unavailable; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims, runs and settles one delivery. The delivery is acknowledged only after the
+    /// outcome is in the store.
+    pub async fn process(
+        &self,
+        consumer: &str,
+        delivery: Delivery,
+        shutdown: &CancellationToken,
+    ) -> Result<(), QueueError> {
+        let settings = &self.options.settings;
+        let now = now_ms();
+        let lease_until = now + settings.visibility_timeout.as_millis() as i64;
+        let claim = self
+            .store
+            .claim_job(&delivery.job_id, &self.options.worker_id, now, lease_until)
+            .await?;
+        let job = match claim {
+            ClaimOutcome::Claimed(job) => job,
+            ClaimOutcome::NotRunnable | ClaimOutcome::Exhausted(_) => {
+                return self.queue.ack(&delivery).await;
+            }
+        };
+        tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let Some(handler) = self.registry.get(&job.kind).cloned() else {
+            let error = format!("no handler for job kind {:?} on this worker", job.kind);
+            self.store
+                .fail_job(&job.id, job.attempts, &error, now_ms())
+                .await?;
+            return self.queue.ack(&delivery).await;
+        };
+        let cancel = CancellationToken::new();
+        let ctx = JobContext {
+            job,
+            store: self.store.clone(),
+            cancel: cancel.clone(),
+        };
+        let keeper = tokio::spawn(keep_lease(
+            self.store.clone(),
+            self.queue.clone(),
+            consumer.to_string(),
+            delivery.clone(),
+            ctx.job.clone(),
+            settings.clone(),
+            cancel.clone(),
+        ));
+        let outcome = self.run_handler(handler.as_ref(), &ctx, shutdown).await;
+        keeper.abort();
+        self.settle(&ctx.job, outcome).await?;
+        self.queue.ack(&delivery).await
+    }
+
+    /// Runs the handler; on shutdown it gets the grace period, then its token fires, and if it
+    /// still has not returned a little later it is abandoned (and its job requeued).
+    async fn run_handler(
+        &self,
+        handler: &dyn JobHandler,
+        ctx: &JobContext,
+        shutdown: &CancellationToken,
+    ) -> Result<Value, JobError> {
+        let grace = self.options.shutdown_grace;
+        let cancel = ctx.cancel.clone();
+        let watchdog = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+            cancel.cancel();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        };
+        tokio::select! {
+            outcome = handler.run(ctx) => outcome,
+            _ = watchdog => Err(JobError::Cancelled),
+        }
+    }
+
+    async fn settle(
+        &self,
+        job: &JobRow,
+        outcome: Result<Value, JobError>,
+    ) -> Result<(), StoreError> {
+        let settings = &self.options.settings;
+        let now = now_ms();
+        let written = match &outcome {
+            Ok(result) => {
+                self.store
+                    .complete_job(&job.id, job.attempts, result, now)
+                    .await?
+            }
+            Err(JobError::Retryable(error)) if job.attempts < job.max_attempts => {
+                let seed = job
+                    .id
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+                let delay = settings.retry.delay(job.attempts as u32, seed);
+                let reason = format!(
+                    "attempt {} failed: {error}; retrying in {:.1}s",
+                    job.attempts,
+                    delay.as_secs_f64()
+                );
+                let due = now + delay.as_millis() as i64;
+                self.store
+                    .requeue_job(&job.id, job.attempts, due, &reason, now)
+                    .await?
+            }
+            Err(JobError::Retryable(error) | JobError::Fatal(error)) => {
+                self.store
+                    .fail_job(&job.id, job.attempts, error, now)
+                    .await?
+            }
+            Err(JobError::Cancelled) => {
+                // A user's cancel already settled the row (the fence makes this a no-op); a
+                // shutdown hands the job back for another worker.
+                self.store
+                    .requeue_job(
+                        &job.id,
+                        job.attempts,
+                        now,
+                        "requeued: worker shutting down",
+                        now,
+                    )
+                    .await?
+            }
+        };
+        match (&outcome, written) {
+            (Ok(_), true) => tracing::info!(job = %job.id, "job succeeded"),
+            (Err(e), true) => tracing::info!(job = %job.id, error = %e, "job settled"),
+            (_, false) => {
+                tracing::info!(job = %job.id, "attempt fenced off: the job was cancelled or reclaimed")
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renews the lease (and the transport's visibility) until aborted; fires `cancel` when the
+/// store says this attempt no longer owns the job.
+async fn keep_lease(
+    store: Store,
+    queue: Arc<dyn JobQueue>,
+    consumer: String,
+    delivery: Delivery,
+    job: JobRow,
+    settings: QueueSettings,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(settings.renew_every());
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        let until = now + settings.visibility_timeout.as_millis() as i64;
+        match store.renew_lease(&job.id, job.attempts, now, until).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(job = %job.id, "lease lost (cancelled or reclaimed): stopping");
+                cancel.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "lease renewal failed"),
+        }
+        if let Err(e) = queue.touch(&consumer, &delivery).await {
+            tracing::warn!(job = %job.id, error = %e, "queue touch failed");
+        }
+    }
+}
+
+/// One pass of repairs: running jobs whose lease expired go back to the queue, and queued jobs
+/// that the transport never got (or may have lost) are dispatched again. Returns how many jobs
+/// were dispatched.
+pub async fn reconcile_once(
+    store: &Store,
+    queue: &dyn JobQueue,
+    settings: &QueueSettings,
+) -> Result<usize, QueueError> {
+    let now = now_ms();
+    let grace = settings.visibility_timeout.as_millis() as i64;
+    let requeued = store.requeue_expired_leases(now, grace).await?;
+    for id in &requeued {
+        tracing::warn!(job = %id, "requeued a job whose worker stopped renewing its lease");
+    }
+    let stale_before = now - settings.redispatch_after.as_millis() as i64;
+    let ids = store.undispatched_job_ids(now, stale_before, 256).await?;
+    for id in &ids {
+        queue.dispatch(id).await?;
+        store.mark_dispatched(id, now_ms()).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Runs [`reconcile_once`] every `reconcile_every` until `shutdown` fires.
+pub async fn run_reconciler(
+    store: Store,
+    queue: Arc<dyn JobQueue>,
+    settings: QueueSettings,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(settings.reconcile_every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = reconcile_once(&store, queue.as_ref(), &settings).await {
+            tracing::warn!(error = %e, "reconciler pass failed");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! adforge: a server that generates advertising creatives (copy, images, video) with models it
+//! loads and owns, plus the orchestration around them. One crate, one binary.
+//!
+//! Layout (see ARCHITECTURE.md for the full map and the invariants each module keeps):
+//! - [`api`]: HTTP (axum). The only module that knows HTTP types.
+//! - [`engine`]: devices, model weights, the model registry, CUDA kernels. No HTTP, no SQL.
+//! - [`scheduler`]: pure scheduling policy (retry backoff now; batching later). No I/O.
+//! - [`jobs`]: the job queue (embedded or Redis Streams), workers, leases, the reconciler.
+//! - [`store`]: every SQL statement (SQLite by default, PostgreSQL by URL).
+//! - [`auth`], [`config`], [`telemetry`]: keys, settings, logs and metrics.
+//! - [`app`]: wiring the parts into the `serve` and `worker` roles.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod jobs;
+pub mod scheduler;
+pub mod store;
+pub mod telemetry;

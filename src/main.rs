@@ -1,0 +1,11 @@
+//! The `adforge` binary: parse the command line and hand over to the library.
+
+mod cli;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    adforge::telemetry::init_tracing();
+    cli::run(cli::Cli::parse()).await
+}
