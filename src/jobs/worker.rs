@@ -216,17 +216,18 @@ impl Worker {
             store: self.store.clone(),
             cancel: cancel.clone(),
         };
-        let keeper = tokio::spawn(keep_lease(
-            self.store.clone(),
-            self.queue.clone(),
-            consumer.to_string(),
-            delivery.clone(),
-            ctx.job.clone(),
-            settings.clone(),
-            cancel.clone(),
-        ));
-        let outcome = self.run_handler(handler.as_ref(), &ctx, shutdown).await;
-        keeper.abort();
+        // The lease keeper runs inside this future, not as a task of its own: if the worker
+        // dies, its lease dies with it and the job is reclaimed.
+        let keeper = keep_lease(&self.store, self.queue.as_ref(), consumer, &delivery, &ctx.job, settings, &cancel);
+        let handler_run = self.run_handler(handler.as_ref(), &ctx, shutdown);
+        tokio::pin!(keeper, handler_run);
+        let mut keeper_done = false;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut handler_run => break outcome,
+                () = &mut keeper, if !keeper_done => keeper_done = true,
+            }
+        };
         self.settle(&ctx.job, outcome).await?;
         self.queue.ack(&delivery).await
     }
@@ -312,16 +313,16 @@ impl Worker {
     }
 }
 
-/// Renews the lease (and the transport's visibility) until aborted; fires `cancel` when the
-/// store says this attempt no longer owns the job.
+/// Renews the lease (and the transport's visibility) until dropped; fires `cancel` and returns
+/// when the store says this attempt no longer owns the job.
 async fn keep_lease(
-    store: Store,
-    queue: Arc<dyn JobQueue>,
-    consumer: String,
-    delivery: Delivery,
-    job: JobRow,
-    settings: QueueSettings,
-    cancel: CancellationToken,
+    store: &Store,
+    queue: &dyn JobQueue,
+    consumer: &str,
+    delivery: &Delivery,
+    job: &JobRow,
+    settings: &QueueSettings,
+    cancel: &CancellationToken,
 ) {
     let mut tick = tokio::time::interval(settings.renew_every());
     tick.tick().await;
@@ -338,7 +339,7 @@ async fn keep_lease(
             }
             Err(e) => tracing::warn!(job = %job.id, error = %e, "lease renewal failed"),
         }
-        if let Err(e) = queue.touch(&consumer, &delivery).await {
+        if let Err(e) = queue.touch(consumer, delivery).await {
             tracing::warn!(job = %job.id, error = %e, "queue touch failed");
         }
     }

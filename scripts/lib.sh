@@ -1,0 +1,96 @@
+# Shared helpers for scripts/*.sh: installing what is missing, free ports, throwaway services.
+# Sourced, not run.
+
+# Debian packages the build and the tests need. Installed only when missing (idempotent).
+ADFORGE_APT_PACKAGES=(
+  pkg-config clang libclang-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libavfilter-dev libavdevice-dev ffmpeg
+  postgresql redis-server
+  python3 python3-pip npm ca-certificates curl
+)
+
+log() { printf '\033[1m[adforge]\033[0m %s\n' "$*" >&2; }
+
+ensure_apt_packages() {
+  local missing=()
+  for pkg in "${ADFORGE_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  # python3/npm may come from elsewhere (pyenv, nodesource): a working command is enough.
+  local wanted=()
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in
+      python3|python3-pip) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 && continue ;;
+      npm) command -v npm >/dev/null && continue ;;
+    esac
+    wanted+=("$pkg")
+  done
+  if [ ${#wanted[@]} -eq 0 ]; then
+    return 0
+  fi
+  log "installing Debian packages: ${wanted[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${wanted[@]}" >/dev/null
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null; then
+    log "cargo not found: install Rust (https://rustup.rs) and run this again"
+    exit 1
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pg_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# Runs a PostgreSQL tool as the `postgres` user when we are root (initdb refuses root).
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# start_postgres DIR PORT: a throwaway cluster in DIR listening on 127.0.0.1:PORT.
+start_postgres() {
+  local dir=$1 port=$2 bin
+  bin=$(pg_bin_dir)
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  as_pg_user "$bin/initdb" -D "$dir/data" -A trust -U adforge >/dev/null
+  as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+}
+
+stop_postgres() {
+  local dir=$1
+  as_pg_user "$(pg_bin_dir)/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+}
+
+# start_redis DIR PORT
+start_redis() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly yes \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+  for _ in $(seq 1 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  log "redis did not start; see $dir/redis.log"
+  return 1
+}
+
+stop_redis() {
+  local port=$1
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing, starts a
+# throwaway PostgreSQL and Redis on free loopback ports in a temporary folder, runs the format
+# check, clippy and every test, and stops the services again. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_apt_packages
+ensure_rust
+
+work=$(mktemp -d /tmp/adforge-test.XXXXXX)
+pg_port=$(free_port)
+redis_port=$(free_port)
+cleanup() {
+  stop_redis "$redis_port"
+  stop_postgres "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+log "starting PostgreSQL on 127.0.0.1:$pg_port and Redis on 127.0.0.1:$redis_port"
+start_postgres "$work/pg" "$pg_port"
+start_redis "$work/redis" "$redis_port"
+
+export ADFORGE_TEST_POSTGRES_URL="postgres://adforge@127.0.0.1:$pg_port/postgres"
+export ADFORGE_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+export ADFORGE_TEST_PG_BIN="$(pg_bin_dir)"
+
+log "cargo fmt --check"
+cargo fmt --check
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+log "cargo test"
+cargo test --all-targets -- --test-threads "${ADFORGE_TEST_THREADS:-4}"

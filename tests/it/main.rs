@@ -1,0 +1,11 @@
+//! Integration tests, one binary. They run against real services: SQLite files in temporary
+//! folders, and the PostgreSQL and Redis that `scripts/test.sh` starts (their URLs arrive in
+//! `ADFORGE_TEST_POSTGRES_URL` and `ADFORGE_TEST_REDIS_URL`). Tests that take a service down start
+//! their own instance of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod api;
+mod models;
+mod queue;
+mod store;
+mod support;

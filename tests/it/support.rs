@@ -1,0 +1,401 @@
+//! Shared fixtures: stores and queues on each backend, test job kinds, throwaway service
+//! instances, and an in-process server.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adforge::jobs::embedded::EmbeddedQueue;
+use adforge::jobs::redis::RedisQueue;
+use adforge::jobs::{JobContext, JobError, JobHandler, JobQueue, JobRegistry, QueueSettings};
+use adforge::scheduler::RetryPolicy;
+use adforge::store::{Store, StoreOptions};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Which queue transport a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    Embedded,
+    Redis,
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite through ./scripts/test.sh, which starts PostgreSQL and Redis")
+    })
+}
+
+pub fn redis_url() -> String {
+    required_env("ADFORGE_TEST_REDIS_URL")
+}
+
+/// A database for one test; reopenable (same file or same database) to simulate a restart.
+pub struct TestDb {
+    pub store: Store,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(kind: StoreKind) -> Self {
+        match kind {
+            StoreKind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = Store::sqlite_url_in(dir.path());
+                let store = connect(&url).await;
+                Self {
+                    store,
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+            StoreKind::Postgres => {
+                let url = fresh_postgres_database(&required_env("ADFORGE_TEST_POSTGRES_URL")).await;
+                let store = connect(&url).await;
+                Self {
+                    store,
+                    url,
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// A new pool on the same database, as a restarted server would open.
+    pub async fn reopen(&self) -> Store {
+        connect(&self.url).await
+    }
+}
+
+pub async fn connect(url: &str) -> Store {
+    let store = Store::connect(url, &StoreOptions::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// Creates an empty database on the server of `admin_url` and returns its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+pub async fn open_queue(kind: QueueKind, store: &Store, settings: &QueueSettings) -> Arc<dyn JobQueue> {
+    match kind {
+        QueueKind::Embedded => Arc::new(EmbeddedQueue::new(store.clone())),
+        QueueKind::Redis => Arc::new(redis_queue(&redis_url(), &unique_stream(), settings).await),
+    }
+}
+
+pub async fn redis_queue(url: &str, stream: &str, settings: &QueueSettings) -> RedisQueue {
+    RedisQueue::connect(url, stream, settings.visibility_timeout)
+        .await
+        .unwrap()
+}
+
+pub fn unique_stream() -> String {
+    format!("test:{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Short timeouts so that reclaiming and retrying happen within a test.
+pub fn fast_settings() -> QueueSettings {
+    QueueSettings {
+        visibility_timeout: Duration::from_millis(1500),
+        max_attempts: 3,
+        retry: RetryPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            jitter: 0.0,
+        },
+        reconcile_every: Duration::from_millis(200),
+        redispatch_after: Duration::from_secs(60),
+    }
+}
+
+/// Every run of a test job: (job id, attempt).
+pub type RunLog = Arc<Mutex<Vec<(String, i64)>>>;
+
+/// Test job kinds:
+/// - `test.double`: returns `{"doubled": 2 * payload.n}`.
+/// - `test.flaky`: fails (retryably) while attempt <= payload.fail_times, then succeeds.
+/// - `test.steps`: payload.steps progress reports, payload.step_ms apart; stops when cancelled.
+/// - `test.block`: waits until cancelled (a job that runs "forever").
+pub struct TestKinds {
+    pub runs: RunLog,
+    pub steps_done: Arc<Mutex<Vec<(String, i64)>>>,
+}
+
+impl TestKinds {
+    pub fn registry() -> (JobRegistry, RunLog, Arc<Mutex<Vec<(String, i64)>>>) {
+        let runs: RunLog = Arc::default();
+        let steps_done: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+        let mut registry = JobRegistry::new();
+        for kind in ["test.double", "test.flaky", "test.steps", "test.block"] {
+            registry.register(Arc::new(TestKind {
+                kind,
+                runs: runs.clone(),
+                steps_done: steps_done.clone(),
+            }));
+        }
+        (registry, runs, steps_done)
+    }
+}
+
+struct TestKind {
+    kind: &'static str,
+    runs: RunLog,
+    steps_done: Arc<Mutex<Vec<(String, i64)>>>,
+}
+
+#[async_trait]
+impl JobHandler for TestKind {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn describe(&self) -> &'static str {
+        "a job kind for tests"
+    }
+
+    fn validate(&self, payload: &Value) -> Result<(), String> {
+        if self.kind == "test.double" && !payload.get("n").is_some_and(Value::is_i64) {
+            return Err("payload.n: required, an integer".into());
+        }
+        Ok(())
+    }
+
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let job = &ctx.job;
+        self.runs.lock().unwrap().push((job.id.clone(), job.attempts));
+        let p = &job.payload;
+        match self.kind {
+            "test.double" => Ok(json!({"doubled": p["n"].as_i64().unwrap_or(0) * 2})),
+            "test.flaky" => {
+                if job.attempts <= p["fail_times"].as_i64().unwrap_or(0) {
+                    Err(JobError::Retryable(format!("flaky failure on attempt {}", job.attempts)))
+                } else {
+                    Ok(json!({"attempt": job.attempts}))
+                }
+            }
+            "test.steps" => {
+                let steps = p["steps"].as_i64().unwrap_or(5);
+                let step_ms = p["step_ms"].as_u64().unwrap_or(50);
+                for step in 1..=steps {
+                    tokio::select! {
+                        _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
+                        _ = tokio::time::sleep(Duration::from_millis(step_ms)) => {}
+                    }
+                    ctx.progress(step as f64 / steps as f64, &format!("step {step} of {steps}"))
+                        .await?;
+                    self.steps_done.lock().unwrap().push((job.id.clone(), step));
+                }
+                Ok(json!({"steps": steps}))
+            }
+            _ => {
+                ctx.cancellation().cancelled().await;
+                Err(JobError::Cancelled)
+            }
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns Some or `limit` passes (then panics with `what`).
+pub async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Redis server of this test's own, to stop and start.
+pub struct OwnRedis {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        let own = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        own.start_again();
+        own
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts (again) on the same port and data folder; the append-only file brings back data.
+    pub fn start_again(&self) {
+        let status = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--daemonize", "yes", "--dir"])
+            .arg(self.dir.path())
+            .status()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        assert!(status.success());
+        for _ in 0..100 {
+            if redis_cli(self.port, &["ping"]).is_some_and(|o| o.contains("PONG")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis on port {} did not start", self.port);
+    }
+
+    pub fn stop(&self) {
+        redis_cli(self.port, &["shutdown", "nosave"]);
+        for _ in 0..100 {
+            if redis_cli(self.port, &["ping"]).is_none_or(|o| !o.contains("PONG")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A PostgreSQL cluster of this test's own, to stop and start.
+pub struct OwnPostgres {
+    pub port: u16,
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl OwnPostgres {
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pg");
+        std::fs::create_dir_all(&dir).unwrap();
+        if is_root() {
+            assert!(Command::new("chown").arg("postgres").arg(&dir).status().unwrap().success());
+            // The temp folder itself must be traversable by the postgres user.
+            assert!(Command::new("chmod").arg("755").arg(tmp.path()).status().unwrap().success());
+        }
+        let own = Self {
+            port: free_port(),
+            dir,
+            _tmp: tmp,
+        };
+        let initdb = own.pg_tool("initdb")
+            .arg("-D")
+            .arg(own.dir.join("data"))
+            .args(["-A", "trust", "-U", "adforge"])
+            .output()
+            .unwrap();
+        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        own.start_again();
+        own
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://adforge@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg_tool(&self, tool: &str) -> Command {
+        let bin = std::env::var("ADFORGE_TEST_PG_BIN")
+            .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".to_string());
+        let path = Path::new(&bin).join(tool);
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    pub fn start_again(&self) {
+        let out = self
+            .pg_tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .arg("-w")
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                self.port,
+                self.dir.display()
+            ))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn stop(&self) {
+        let _ = self
+            .pg_tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output();
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
