@@ -74,7 +74,8 @@ pub trait JobQueue: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Hands a persisted, queued job to the transport.
     async fn dispatch(&self, job_id: &str) -> Result<(), QueueError>;
-    /// The next job id for `consumer`, waiting up to `wait`. Ids of jobs whose consumer died are
+    /// The next job id for `consumer`, waiting up to `wait` (a backend may return `None`
+    /// sooner; callers loop). Ids of jobs whose consumer died are
     /// handed out again after the visibility timeout.
     async fn next(&self, consumer: &str, wait: Duration) -> Result<Option<Delivery>, QueueError>;
     /// Tells the transport the delivery is still being worked on (resets its visibility timeout).

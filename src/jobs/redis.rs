@@ -13,6 +13,10 @@ use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use super::{Delivery, JobQueue, QueueDepth, QueueError};
 
 const GROUP: &str = "workers";
+/// Longest `XREADGROUP ... BLOCK`: it must stay under the client's response timeout (500 ms in
+/// redis-rs), or a quiet queue would look like a dead server and a delivered entry be dropped
+/// on the floor (it would come back only after the visibility timeout).
+const MAX_BLOCK: Duration = Duration::from_millis(400);
 /// The stream is trimmed to about this many entries, a bound on Redis memory; the reconciler
 /// re-dispatches any queued job whose entry was trimmed away.
 const MAX_STREAM_LEN: u64 = 100_000;
@@ -188,7 +192,7 @@ impl JobQueue for RedisQueue {
             .arg("COUNT")
             .arg(1)
             .arg("BLOCK")
-            .arg(wait.as_millis().max(1) as u64)
+            .arg(wait.min(MAX_BLOCK).as_millis().max(1) as u64)
             .arg("STREAMS")
             .arg(&self.stream)
             .arg(">");
@@ -202,10 +206,12 @@ impl JobQueue for RedisQueue {
             Value::Map(streams) => streams.into_iter().next().map(|(_, v)| v),
             other => return Err(QueueError::Protocol(format!("XREADGROUP reply {other:?}"))),
         };
-        Ok(match entries {
+        let delivery = match entries {
             Some(Value::Array(entries)) => entries.first().and_then(entry_delivery),
             _ => None,
-        })
+        };
+        tracing::debug!(?delivery, consumer, "XREADGROUP");
+        Ok(delivery)
     }
 
     async fn touch(&self, consumer: &str, delivery: &Delivery) -> Result<(), QueueError> {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::worker::dispatch_marked;
 use super::{JobQueue, JobRegistry, QueueError, QueueSettings};
 use crate::store::{JobRow, NewJob, Store, StoreError, now_ms};
 
@@ -121,11 +122,13 @@ impl JobService {
                 replayed: true,
             });
         }
-        match self.queue.dispatch(&row.id).await {
-            Ok(()) => self.store.mark_dispatched(&row.id, now_ms()).await?,
-            Err(e) => {
-                tracing::warn!(job = %row.id, error = %e, "dispatch failed; the reconciler will retry")
-            }
+        if self
+            .store
+            .mark_dispatched(&row.id, now_ms(), i64::MIN)
+            .await?
+            && let Err(e) = dispatch_marked(&self.store, self.queue.as_ref(), &row.id).await
+        {
+            tracing::warn!(job = %row.id, error = %e, "dispatch failed; the reconciler will retry");
         }
         Ok(Submitted {
             job: row,

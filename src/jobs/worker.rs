@@ -218,7 +218,15 @@ impl Worker {
         };
         // The lease keeper runs inside this future, not as a task of its own: if the worker
         // dies, its lease dies with it and the job is reclaimed.
-        let keeper = keep_lease(&self.store, self.queue.as_ref(), consumer, &delivery, &ctx.job, settings, &cancel);
+        let keeper = keep_lease(
+            &self.store,
+            self.queue.as_ref(),
+            consumer,
+            &delivery,
+            &ctx.job,
+            settings,
+            &cancel,
+        );
         let handler_run = self.run_handler(handler.as_ref(), &ctx, shutdown);
         tokio::pin!(keeper, handler_run);
         let mut keeper_done = false;
@@ -361,11 +369,28 @@ pub async fn reconcile_once(
     }
     let stale_before = now - settings.redispatch_after.as_millis() as i64;
     let ids = store.undispatched_job_ids(now, stale_before, 256).await?;
+    let mut dispatched = 0;
     for id in &ids {
-        queue.dispatch(id).await?;
-        store.mark_dispatched(id, now_ms()).await?;
+        if store.mark_dispatched(id, now_ms(), stale_before).await? {
+            dispatch_marked(store, queue, id).await?;
+            dispatched += 1;
+        }
     }
-    Ok(ids.len())
+    Ok(dispatched)
+}
+
+/// Hands a job that [`Store::mark_dispatched`] returned true for to the transport; on failure
+/// the mark is undone so a later reconciler pass tries again.
+pub(crate) async fn dispatch_marked(
+    store: &Store,
+    queue: &dyn JobQueue,
+    id: &str,
+) -> Result<(), QueueError> {
+    if let Err(e) = queue.dispatch(id).await {
+        store.unmark_dispatched(id).await?;
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Runs [`reconcile_once`] every `reconcile_every` until `shutdown` fires.

@@ -274,15 +274,34 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Records that the queue transport has been handed this job.
-    pub async fn mark_dispatched(&self, id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE jobs SET dispatched = 1, updated_at = $2 WHERE id = $1 AND state = 'queued'",
+    /// Takes the right to hand a queued job to the queue transport: true when the job is queued
+    /// and not yet dispatched (or was dispatched before `stale_before`). Marking happens before
+    /// the hand-over so that a worker's later requeue (which clears the mark) always wins.
+    pub async fn mark_dispatched(
+        &self,
+        id: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE jobs SET dispatched = 1, updated_at = $2 WHERE id = $1 AND state = 'queued' \
+             AND (dispatched = 0 OR updated_at < $3)",
         )
         .bind(id)
         .bind(now)
+        .bind(stale_before)
         .execute(self.pool())
-        .await?;
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Undoes [`Store::mark_dispatched`] after the hand-over failed, so the reconciler retries.
+    pub async fn unmark_dispatched(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET dispatched = 0 WHERE id = $1 AND state = 'queued'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

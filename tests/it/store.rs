@@ -52,7 +52,10 @@ async fn insert_get_and_idempotency(kind: StoreKind) {
     let store = &db.store;
     owner(store, "o1").await;
     owner(store, "o2").await;
-    let (row, inserted) = store.insert_job(&new_job("o1", Some("k1")), now_ms()).await.unwrap();
+    let (row, inserted) = store
+        .insert_job(&new_job("o1", Some("k1")), now_ms())
+        .await
+        .unwrap();
     assert!(inserted);
     assert_eq!(row.state, JobState::Queued);
     assert_eq!(row.payload, json!({"n": 21}));
@@ -61,13 +64,31 @@ async fn insert_get_and_idempotency(kind: StoreKind) {
     assert!(!inserted);
     assert_eq!(replayed.id, row.id);
     // The same key under another owner is another job.
-    let (other, inserted) = store.insert_job(&new_job("o2", Some("k1")), now_ms()).await.unwrap();
+    let (other, inserted) = store
+        .insert_job(&new_job("o2", Some("k1")), now_ms())
+        .await
+        .unwrap();
     assert!(inserted);
     assert_ne!(other.id, row.id);
     // Jobs without keys never collide.
-    assert!(store.insert_job(&new_job("o1", None), now_ms()).await.unwrap().1);
-    assert!(store.insert_job(&new_job("o1", None), now_ms()).await.unwrap().1);
-    assert_eq!(store.get_job(Some("o1"), &row.id).await.unwrap(), Some(row.clone()));
+    assert!(
+        store
+            .insert_job(&new_job("o1", None), now_ms())
+            .await
+            .unwrap()
+            .1
+    );
+    assert!(
+        store
+            .insert_job(&new_job("o1", None), now_ms())
+            .await
+            .unwrap()
+            .1
+    );
+    assert_eq!(
+        store.get_job(Some("o1"), &row.id).await.unwrap(),
+        Some(row.clone())
+    );
     assert_eq!(store.get_job(Some("o2"), &row.id).await.unwrap(), None);
     assert_eq!(store.get_job(None, "no-such-id").await.unwrap(), None);
 }
@@ -76,29 +97,62 @@ async fn claims_are_fenced_by_attempt(kind: StoreKind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     owner(store, "o").await;
-    let (job, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
+    let (job, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
     let now = now_ms();
-    let ClaimOutcome::Claimed(claimed) = store.claim_job(&job.id, "w1", now, now + 60_000).await.unwrap() else {
+    let ClaimOutcome::Claimed(claimed) = store
+        .claim_job(&job.id, "w1", now, now + 60_000)
+        .await
+        .unwrap()
+    else {
         panic!("first claim must succeed");
     };
     assert_eq!((claimed.state, claimed.attempts), (JobState::Running, 1));
     // A second worker cannot take a job under a live lease.
     assert_eq!(
-        store.claim_job(&job.id, "w2", now, now + 60_000).await.unwrap(),
+        store
+            .claim_job(&job.id, "w2", now, now + 60_000)
+            .await
+            .unwrap(),
         ClaimOutcome::NotRunnable
     );
     // Writes from a wrong attempt are refused; the right one lands once.
-    assert!(!store.complete_job(&job.id, 2, &json!({"x": 1}), now).await.unwrap());
-    assert!(store.update_progress(&job.id, 1, 0.5, "half", now).await.unwrap());
-    assert!(store.complete_job(&job.id, 1, &json!({"doubled": 42}), now).await.unwrap());
-    assert!(!store.complete_job(&job.id, 1, &json!({"doubled": 0}), now).await.unwrap());
+    assert!(
+        !store
+            .complete_job(&job.id, 2, &json!({"x": 1}), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_progress(&job.id, 1, 0.5, "half", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .complete_job(&job.id, 1, &json!({"doubled": 42}), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_job(&job.id, 1, &json!({"doubled": 0}), now)
+            .await
+            .unwrap()
+    );
     assert!(!store.fail_job(&job.id, 1, "late", now).await.unwrap());
     let done = store.get_job(None, &job.id).await.unwrap().unwrap();
     assert_eq!(done.state, JobState::Succeeded);
     assert_eq!(done.result, Some(json!({"doubled": 42})));
     assert_eq!(done.progress, 1.0);
     assert_eq!(
-        store.claim_job(&job.id, "w2", now, now + 60_000).await.unwrap(),
+        store
+            .claim_job(&job.id, "w2", now, now + 60_000)
+            .await
+            .unwrap(),
         ClaimOutcome::NotRunnable
     );
 }
@@ -107,20 +161,50 @@ async fn expired_leases_are_reclaimed_until_attempts_run_out(kind: StoreKind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     owner(store, "o").await;
-    let (job, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
+    let (job, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
     let t0 = now_ms();
-    assert!(matches!(store.claim_job(&job.id, "w1", t0, t0 + 100).await.unwrap(), ClaimOutcome::Claimed(_)));
-    assert_eq!(store.runnable_job_ids(t0 + 50, 10).await.unwrap(), Vec::<String>::new());
+    assert!(matches!(
+        store.claim_job(&job.id, "w1", t0, t0 + 100).await.unwrap(),
+        ClaimOutcome::Claimed(_)
+    ));
+    assert_eq!(
+        store.runnable_job_ids(t0 + 50, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
     // After the lease runs out the job is runnable again, and the old attempt is fenced off.
-    assert_eq!(store.runnable_job_ids(t0 + 200, 10).await.unwrap(), vec![job.id.clone()]);
-    let ClaimOutcome::Claimed(second) = store.claim_job(&job.id, "w2", t0 + 200, t0 + 300).await.unwrap() else {
+    assert_eq!(
+        store.runnable_job_ids(t0 + 200, 10).await.unwrap(),
+        vec![job.id.clone()]
+    );
+    let ClaimOutcome::Claimed(second) = store
+        .claim_job(&job.id, "w2", t0 + 200, t0 + 300)
+        .await
+        .unwrap()
+    else {
         panic!("reclaim must succeed");
     };
     assert_eq!(second.attempts, 2);
-    assert!(!store.renew_lease(&job.id, 1, t0 + 200, t0 + 1000).await.unwrap());
-    assert!(!store.complete_job(&job.id, 1, &json!({}), t0 + 200).await.unwrap());
+    assert!(
+        !store
+            .renew_lease(&job.id, 1, t0 + 200, t0 + 1000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_job(&job.id, 1, &json!({}), t0 + 200)
+            .await
+            .unwrap()
+    );
     // max_attempts = 2: a third claim after another lost lease fails the job for good.
-    match store.claim_job(&job.id, "w3", t0 + 400, t0 + 500).await.unwrap() {
+    match store
+        .claim_job(&job.id, "w3", t0 + 400, t0 + 500)
+        .await
+        .unwrap()
+    {
         ClaimOutcome::Exhausted(row) => {
             assert_eq!(row.state, JobState::Failed);
             assert!(row.error.unwrap().contains("gave up after 2 attempts"));
@@ -128,10 +212,19 @@ async fn expired_leases_are_reclaimed_until_attempts_run_out(kind: StoreKind) {
         other => panic!("expected exhaustion, got {other:?}"),
     }
     // The reconciler's sweep requeues expired leases without touching live ones.
-    let (live, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
-    let (dead, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
+    let (live, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
+    let (dead, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
     let t1 = now_ms();
-    store.claim_job(&live.id, "w", t1, t1 + 60_000).await.unwrap();
+    store
+        .claim_job(&live.id, "w", t1, t1 + 60_000)
+        .await
+        .unwrap();
     store.claim_job(&dead.id, "w", t1, t1 + 10).await.unwrap();
     let requeued = store.requeue_expired_leases(t1 + 100, 50).await.unwrap();
     assert_eq!(requeued, vec![dead.id.clone()]);
@@ -143,24 +236,67 @@ async fn cancel_queued_and_running(kind: StoreKind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     owner(store, "o").await;
-    let (queued, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
-    let (running, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
+    let (queued, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
+    let (running, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
     let now = now_ms();
-    store.claim_job(&running.id, "w", now, now + 60_000).await.unwrap();
-    let (row, cancelled) = store.cancel_job("o", &queued.id, now).await.unwrap().unwrap();
+    store
+        .claim_job(&running.id, "w", now, now + 60_000)
+        .await
+        .unwrap();
+    let (row, cancelled) = store
+        .cancel_job("o", &queued.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(cancelled);
     assert_eq!(row.state, JobState::Cancelled);
-    let (_, cancelled) = store.cancel_job("o", &running.id, now).await.unwrap().unwrap();
+    let (_, cancelled) = store
+        .cancel_job("o", &running.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(cancelled);
     // The running attempt learns at its next renewal, and cannot write a result.
-    assert!(!store.renew_lease(&running.id, 1, now, now + 1000).await.unwrap());
-    assert!(!store.complete_job(&running.id, 1, &json!({}), now).await.unwrap());
+    assert!(
+        !store
+            .renew_lease(&running.id, 1, now, now + 1000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_job(&running.id, 1, &json!({}), now)
+            .await
+            .unwrap()
+    );
     // A second cancel finds it finished; another owner finds nothing.
-    let (row, cancelled) = store.cancel_job("o", &queued.id, now).await.unwrap().unwrap();
+    let (row, cancelled) = store
+        .cancel_job("o", &queued.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!cancelled);
     assert_eq!(row.state, JobState::Cancelled);
-    assert!(store.cancel_job("someone-else", &queued.id, now).await.unwrap().is_none());
-    assert!(store.runnable_job_ids(now + 120_000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .cancel_job("someone-else", &queued.id, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .runnable_job_ids(now + 120_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn list_pages_and_filters(kind: StoreKind) {
@@ -169,15 +305,25 @@ async fn list_pages_and_filters(kind: StoreKind) {
     owner(store, "o").await;
     let mut ids = Vec::new();
     for i in 0..7 {
-        let (job, _) = store.insert_job(&new_job("o", None), 1_000 + i).await.unwrap();
+        let (job, _) = store
+            .insert_job(&new_job("o", None), 1_000 + i)
+            .await
+            .unwrap();
         ids.push(job.id);
     }
     let now = now_ms();
-    store.claim_job(&ids[0], "w", now, now + 60_000).await.unwrap();
+    store
+        .claim_job(&ids[0], "w", now, now + 60_000)
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let filter = JobFilter { limit: 3, before: before.clone(), ..JobFilter::default() };
+        let filter = JobFilter {
+            limit: 3,
+            before: before.clone(),
+            ..JobFilter::default()
+        };
         let page = store.list_jobs("o", &filter).await.unwrap();
         if page.is_empty() {
             break;
@@ -188,12 +334,35 @@ async fn list_pages_and_filters(kind: StoreKind) {
     }
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(seen, newest_first);
-    let running = JobFilter { state: Some(JobState::Running), limit: 10, ..JobFilter::default() };
+    let running = JobFilter {
+        state: Some(JobState::Running),
+        limit: 10,
+        ..JobFilter::default()
+    };
     let page = store.list_jobs("o", &running).await.unwrap();
-    assert_eq!(page.iter().map(|j| &j.id).collect::<Vec<_>>(), vec![&ids[0]]);
-    let other_kind = JobFilter { kind: Some("other".into()), limit: 10, ..JobFilter::default() };
+    assert_eq!(
+        page.iter().map(|j| &j.id).collect::<Vec<_>>(),
+        vec![&ids[0]]
+    );
+    let other_kind = JobFilter {
+        kind: Some("other".into()),
+        limit: 10,
+        ..JobFilter::default()
+    };
     assert!(store.list_jobs("o", &other_kind).await.unwrap().is_empty());
-    assert!(store.list_jobs("nobody", &JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_jobs(
+                "nobody",
+                &JobFilter {
+                    limit: 10,
+                    ..JobFilter::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let counts = store.count_jobs_by_state().await.unwrap();
     let count = |s: JobState| counts.iter().find(|c| c.state == s).unwrap().count;
     assert_eq!((count(JobState::Queued), count(JobState::Running)), (6, 1));
@@ -203,20 +372,38 @@ async fn events_are_ordered_and_resumable(kind: StoreKind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     owner(store, "o").await;
-    let (job, _) = store.insert_job(&new_job("o", None), now_ms()).await.unwrap();
+    let (job, _) = store
+        .insert_job(&new_job("o", None), now_ms())
+        .await
+        .unwrap();
     let now = now_ms();
-    store.claim_job(&job.id, "w", now, now + 60_000).await.unwrap();
+    store
+        .claim_job(&job.id, "w", now, now + 60_000)
+        .await
+        .unwrap();
     for step in 1..=5 {
-        store.update_progress(&job.id, 1, step as f64 / 5.0, &format!("step {step}"), now).await.unwrap();
+        store
+            .update_progress(&job.id, 1, step as f64 / 5.0, &format!("step {step}"), now)
+            .await
+            .unwrap();
     }
-    store.complete_job(&job.id, 1, &json!({}), now).await.unwrap();
+    store
+        .complete_job(&job.id, 1, &json!({}), now)
+        .await
+        .unwrap();
     let events = store.job_events_after(&job.id, 0, 100).await.unwrap();
     let states: Vec<JobState> = events.iter().map(|e| e.state).collect();
     assert_eq!(states.first(), Some(&JobState::Queued));
     assert_eq!(states.last(), Some(&JobState::Succeeded));
     assert_eq!(events.len(), 1 + 1 + 5 + 1);
-    assert!(events.windows(2).all(|w| w[0].id < w[1].id), "event ids increase");
-    let resumed = store.job_events_after(&job.id, events[3].id, 100).await.unwrap();
+    assert!(
+        events.windows(2).all(|w| w[0].id < w[1].id),
+        "event ids increase"
+    );
+    let resumed = store
+        .job_events_after(&job.id, events[3].id, 100)
+        .await
+        .unwrap();
     assert_eq!(resumed, events[4..].to_vec());
 }
 
@@ -224,18 +411,53 @@ async fn api_keys_bootstrap_and_authenticate(kind: StoreKind) {
     let db = TestDb::new(kind).await;
     let store = &db.store;
     // Fresh install, no configured key: one is generated, once.
-    let generated = auth::bootstrap_admin_key(store, None).await.unwrap().expect("a generated key");
-    assert!(auth::bootstrap_admin_key(store, None).await.unwrap().is_none());
-    let principal = auth::authenticate(store, generated.expose()).await.unwrap().unwrap();
+    let generated = auth::bootstrap_admin_key(store, None)
+        .await
+        .unwrap()
+        .expect("a generated key");
+    assert!(
+        auth::bootstrap_admin_key(store, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let principal = auth::authenticate(store, generated.expose())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(principal.is_admin);
     assert_eq!(principal.owner_id, auth::ADMIN_OWNER_ID);
     // A configured key is installed idempotently; short keys are refused.
     let configured = Secret::new("a-configured-key-of-length-32!!!");
-    assert!(auth::bootstrap_admin_key(store, Some(&configured)).await.unwrap().is_none());
-    assert!(auth::bootstrap_admin_key(store, Some(&configured)).await.unwrap().is_none());
-    assert!(auth::authenticate(store, configured.expose()).await.unwrap().is_some());
-    assert!(auth::bootstrap_admin_key(store, Some(&Secret::new("short"))).await.is_err());
-    assert!(auth::authenticate(store, "adf_not-a-key").await.unwrap().is_none());
+    assert!(
+        auth::bootstrap_admin_key(store, Some(&configured))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        auth::bootstrap_admin_key(store, Some(&configured))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        auth::authenticate(store, configured.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        auth::bootstrap_admin_key(store, Some(&Secret::new("short")))
+            .await
+            .is_err()
+    );
+    assert!(
+        auth::authenticate(store, "adf_not-a-key")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.count_live_api_keys().await.unwrap(), 2);
 }
 

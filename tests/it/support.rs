@@ -97,7 +97,11 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
     format!("{base}/{name}")
 }
 
-pub async fn open_queue(kind: QueueKind, store: &Store, settings: &QueueSettings) -> Arc<dyn JobQueue> {
+pub async fn open_queue(
+    kind: QueueKind,
+    store: &Store,
+    settings: &QueueSettings,
+) -> Arc<dyn JobQueue> {
     match kind {
         QueueKind::Embedded => Arc::new(EmbeddedQueue::new(store.clone())),
         QueueKind::Redis => Arc::new(redis_queue(&redis_url(), &unique_stream(), settings).await),
@@ -183,13 +187,19 @@ impl JobHandler for TestKind {
 
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let job = &ctx.job;
-        self.runs.lock().unwrap().push((job.id.clone(), job.attempts));
+        self.runs
+            .lock()
+            .unwrap()
+            .push((job.id.clone(), job.attempts));
         let p = &job.payload;
         match self.kind {
             "test.double" => Ok(json!({"doubled": p["n"].as_i64().unwrap_or(0) * 2})),
             "test.flaky" => {
                 if job.attempts <= p["fail_times"].as_i64().unwrap_or(0) {
-                    Err(JobError::Retryable(format!("flaky failure on attempt {}", job.attempts)))
+                    Err(JobError::Retryable(format!(
+                        "flaky failure on attempt {}",
+                        job.attempts
+                    )))
                 } else {
                     Ok(json!({"attempt": job.attempts}))
                 }
@@ -202,8 +212,11 @@ impl JobHandler for TestKind {
                         _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
                         _ = tokio::time::sleep(Duration::from_millis(step_ms)) => {}
                     }
-                    ctx.progress(step as f64 / steps as f64, &format!("step {step} of {steps}"))
-                        .await?;
+                    ctx.progress(
+                        step as f64 / steps as f64,
+                        &format!("step {step} of {steps}"),
+                    )
+                    .await?;
                     self.steps_done.lock().unwrap().push((job.id.clone(), step));
                 }
                 Ok(json!({"steps": steps}))
@@ -213,6 +226,13 @@ impl JobHandler for TestKind {
                 Err(JobError::Cancelled)
             }
         }
+    }
+}
+
+/// Logs to stderr when RUST_LOG is set (run with `--nocapture` to read them).
+pub fn init_logs() {
+    if std::env::var("RUST_LOG").is_ok() {
+        adforge::telemetry::init_tracing();
     }
 }
 
@@ -227,7 +247,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -263,7 +286,14 @@ impl OwnRedis {
     /// Starts (again) on the same port and data folder; the append-only file brings back data.
     pub fn start_again(&self) {
         let status = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "yes", "--daemonize", "yes", "--dir"])
             .arg(self.dir.path())
             .status()
@@ -317,22 +347,41 @@ impl OwnPostgres {
         let dir = tmp.path().join("pg");
         std::fs::create_dir_all(&dir).unwrap();
         if is_root() {
-            assert!(Command::new("chown").arg("postgres").arg(&dir).status().unwrap().success());
+            assert!(
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(&dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
             // The temp folder itself must be traversable by the postgres user.
-            assert!(Command::new("chmod").arg("755").arg(tmp.path()).status().unwrap().success());
+            assert!(
+                Command::new("chmod")
+                    .arg("755")
+                    .arg(tmp.path())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
         }
         let own = Self {
             port: free_port(),
             dir,
             _tmp: tmp,
         };
-        let initdb = own.pg_tool("initdb")
+        let initdb = own
+            .pg_tool("initdb")
             .arg("-D")
             .arg(own.dir.join("data"))
             .args(["-A", "trust", "-U", "adforge"])
             .output()
             .unwrap();
-        assert!(initdb.status.success(), "initdb: {}", String::from_utf8_lossy(&initdb.stderr));
+        assert!(
+            initdb.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
         own.start_again();
         own
     }
@@ -371,7 +420,11 @@ impl OwnPostgres {
             .arg("start")
             .output()
             .unwrap();
-        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn stop(&self) {
