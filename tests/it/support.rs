@@ -141,10 +141,7 @@ pub type RunLog = Arc<Mutex<Vec<(String, i64)>>>;
 /// - `test.flaky`: fails (retryably) while attempt <= payload.fail_times, then succeeds.
 /// - `test.steps`: payload.steps progress reports, payload.step_ms apart; stops when cancelled.
 /// - `test.block`: waits until cancelled (a job that runs "forever").
-pub struct TestKinds {
-    pub runs: RunLog,
-    pub steps_done: Arc<Mutex<Vec<(String, i64)>>>,
-}
+pub struct TestKinds;
 
 impl TestKinds {
     pub fn registry() -> (JobRegistry, RunLog, Arc<Mutex<Vec<(String, i64)>>>) {
@@ -451,4 +448,112 @@ fn is_root() -> bool {
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+}
+
+/// An adforge API on a free loopback port, with a worker, over a chosen store and queue.
+pub struct TestServer {
+    pub base: String,
+    pub admin_key: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    stop: tokio_util::sync::CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub const TEST_ADMIN_KEY: &str = "adf_test-admin-key-0123456789abcdef";
+pub const TEST_MAX_BODY: usize = 8 * 1024;
+
+impl TestServer {
+    pub async fn start(store: Store, queue: Arc<dyn JobQueue>) -> Self {
+        use adforge::api::{AppState, Limits};
+        use adforge::engine::{ModelRegistry, device};
+        init_logs();
+        let settings = fast_settings();
+        let models_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let cache = tempfile::tempdir().unwrap().keep();
+        let models = Arc::new(ModelRegistry::load(&models_dir, &cache).unwrap());
+        let (mut registry, _, _) = TestKinds::registry();
+        for kind in adforge::jobs::kinds::builtin(models.clone()).kinds() {
+            let builtin = adforge::jobs::kinds::builtin(models.clone());
+            registry.register(builtin.get(kind).unwrap().clone());
+        }
+        adforge::auth::bootstrap_admin_key(&store, Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)))
+            .await
+            .unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let state = AppState {
+            store: store.clone(),
+            jobs: adforge::jobs::JobService::new(store.clone(), queue.clone(), registry.clone(), settings.clone()),
+            models,
+            device: Arc::new(device::select(device::DevicePreference::Cpu).unwrap()),
+            metrics: Arc::default(),
+            limits: Limits {
+                max_body_bytes: TEST_MAX_BODY,
+                max_payload_bytes: 4 * 1024,
+                request_timeout: Duration::from_secs(10),
+            },
+            shutdown: stop.child_token(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let token = stop.clone();
+        let server = tokio::spawn(async move {
+            adforge::api::serve(listener, state, async move { token.cancelled().await })
+                .await
+                .unwrap();
+        });
+        let worker = adforge::jobs::Worker::new(
+            store.clone(),
+            queue.clone(),
+            registry,
+            adforge::jobs::WorkerOptions {
+                worker_id: "test-server".into(),
+                concurrency: 2,
+                shutdown_grace: Duration::from_millis(200),
+                settings: settings.clone(),
+            },
+        );
+        let worker = tokio::spawn(worker.run(stop.clone()));
+        let reconciler = tokio::spawn(adforge::jobs::run_reconciler(store.clone(), queue, settings, stop.clone()));
+        Self {
+            base,
+            admin_key: TEST_ADMIN_KEY.into(),
+            store,
+            client: reqwest::Client::new(),
+            stop,
+            tasks: vec![server, worker, reconciler],
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.admin_key)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&self.admin_key).json(body)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(&self.admin_key)
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// Sends a request and returns (status, JSON body).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
 }
