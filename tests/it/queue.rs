@@ -54,7 +54,7 @@ struct Rig {
     service: JobService,
     settings: QueueSettings,
     runs: crate::support::RunLog,
-    steps: Arc<std::sync::Mutex<Vec<(String, i64)>>>,
+    steps: crate::support::RunLog,
 }
 
 impl Rig {

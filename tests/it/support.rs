@@ -144,9 +144,9 @@ pub type RunLog = Arc<Mutex<Vec<(String, i64)>>>;
 pub struct TestKinds;
 
 impl TestKinds {
-    pub fn registry() -> (JobRegistry, RunLog, Arc<Mutex<Vec<(String, i64)>>>) {
+    pub fn registry() -> (JobRegistry, RunLog, RunLog) {
         let runs: RunLog = Arc::default();
-        let steps_done: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
+        let steps_done: RunLog = Arc::default();
         let mut registry = JobRegistry::new();
         for kind in ["test.double", "test.flaky", "test.steps", "test.block"] {
             registry.register(Arc::new(TestKind {
@@ -162,7 +162,7 @@ impl TestKinds {
 struct TestKind {
     kind: &'static str,
     runs: RunLog,
-    steps_done: Arc<Mutex<Vec<(String, i64)>>>,
+    steps_done: RunLog,
 }
 
 #[async_trait]
@@ -477,13 +477,21 @@ impl TestServer {
             let builtin = adforge::jobs::kinds::builtin(models.clone());
             registry.register(builtin.get(kind).unwrap().clone());
         }
-        adforge::auth::bootstrap_admin_key(&store, Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)))
-            .await
-            .unwrap();
+        adforge::auth::bootstrap_admin_key(
+            &store,
+            Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)),
+        )
+        .await
+        .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();
         let state = AppState {
             store: store.clone(),
-            jobs: adforge::jobs::JobService::new(store.clone(), queue.clone(), registry.clone(), settings.clone()),
+            jobs: adforge::jobs::JobService::new(
+                store.clone(),
+                queue.clone(),
+                registry.clone(),
+                settings.clone(),
+            ),
             models,
             device: Arc::new(device::select(device::DevicePreference::Cpu).unwrap()),
             metrics: Arc::default(),
@@ -514,7 +522,12 @@ impl TestServer {
             },
         );
         let worker = tokio::spawn(worker.run(stop.clone()));
-        let reconciler = tokio::spawn(adforge::jobs::run_reconciler(store.clone(), queue, settings, stop.clone()));
+        let reconciler = tokio::spawn(adforge::jobs::run_reconciler(
+            store.clone(),
+            queue,
+            settings,
+            stop.clone(),
+        ));
         Self {
             base,
             admin_key: TEST_ADMIN_KEY.into(),
@@ -534,11 +547,16 @@ impl TestServer {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
-        self.client.post(self.url(path)).bearer_auth(&self.admin_key).json(body)
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.admin_key)
+            .json(body)
     }
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.delete(self.url(path)).bearer_auth(&self.admin_key)
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(&self.admin_key)
     }
 
     pub async fn stop(self) {
