@@ -65,7 +65,11 @@ start_postgres() {
   local dir=$1 port=$2 bin
   bin=$(pg_bin_dir)
   mkdir -p "$dir"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$dir"
+    # mktemp makes folders only root can enter; the postgres user must reach $dir.
+    chmod a+x "$(dirname "$dir")"
+  fi
   as_pg_user "$bin/initdb" -D "$dir/data" -A trust -U adforge >/dev/null
   as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null

@@ -18,11 +18,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
+use crate::auth::Principal;
 use crate::jobs::SubmitRequest;
 use crate::store::{JobFilter, JobRow, JobState};
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub const MAX_PAGE: i64 = 200;
+/// Most job lines one `POST /api/jobs/batch` may carry.
+pub const MAX_BATCH_LINES: usize = 1000;
 const DEFAULT_PAGE: i64 = 50;
 const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -100..=100;
 /// How often an event stream looks for new events.
@@ -31,6 +34,7 @@ const EVENT_POLL: Duration = Duration::from_millis(200);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/jobs", get(list_jobs).post(submit_job))
+        .route("/api/jobs/batch", axum::routing::post(submit_batch))
         .route("/api/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/api/jobs/{id}/events", get(job_events))
 }
@@ -128,6 +132,35 @@ pub async fn submit_job(
     headers: HeaderMap,
     ValidJson(body): ValidJson<SubmitJob>,
 ) -> Result<Response, ApiError> {
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
+        })
+        .transpose()?;
+    let request = submission(&state, &principal, body, header_key)?;
+    let submitted = state.jobs.submit(request).await?;
+    let location = format!("/api/jobs/{}", submitted.job.id);
+    let mut response = (StatusCode::ACCEPTED, Json(JobView::from(submitted.job))).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    if submitted.replayed {
+        headers.insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Checks the fields of one submission against the limits and turns it into a request.
+fn submission(
+    state: &AppState,
+    principal: &Principal,
+    body: SubmitJob,
+    header_key: Option<String>,
+) -> Result<SubmitRequest, ApiError> {
     if !body.payload.is_object() {
         return Err(ApiError::BadRequest {
             code: "invalid_field",
@@ -144,14 +177,6 @@ pub async fn submit_job(
             ),
         });
     }
-    let header_key = headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
-        })
-        .transpose()?;
     let idempotency_key = match (body.idempotency_key, header_key) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(
@@ -184,28 +209,95 @@ pub async fn submit_job(
             "max_attempts: {n} is outside 1..={limit}"
         )));
     }
-    let submitted = state
-        .jobs
-        .submit(SubmitRequest {
-            owner_id: principal.owner_id,
-            owner_is_admin: principal.is_admin,
-            kind: body.kind,
-            payload: body.payload,
-            idempotency_key,
-            priority,
-            max_attempts: body.max_attempts,
-        })
-        .await?;
-    let location = format!("/api/jobs/{}", submitted.job.id);
-    let mut response = (StatusCode::ACCEPTED, Json(JobView::from(submitted.job))).into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, value);
+    Ok(SubmitRequest {
+        owner_id: principal.owner_id.clone(),
+        owner_is_admin: principal.is_admin,
+        kind: body.kind,
+        payload: body.payload,
+        idempotency_key,
+        priority,
+        max_attempts: body.max_attempts,
+    })
+}
+
+/// The jobs of a batch, in line order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchAccepted {
+    pub jobs: Vec<JobView>,
+    /// How many lines matched an earlier submission through their idempotency key.
+    pub replayed: usize,
+}
+
+/// Submit many jobs as JSON Lines: one `SubmitJob` object per line (at most 1000 lines; blank
+/// lines are skipped). Every line is checked before any job is stored: one bad line refuses the
+/// batch, naming the line and the field. Give each line an `idempotency_key` so that a batch
+/// re-sent after a failure creates nothing twice.
+#[utoipa::path(post, path = "/api/jobs/batch", tag = "jobs",
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "JOBS.jsonl: one SubmitJob per line"),
+    responses((status = 202, body = BatchAccepted), (status = 400, body = super::ErrorBody),
+        (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody),
+        (status = 413, body = super::ErrorBody), (status = 503, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: state.limits.max_body_bytes,
+            }
+        } else {
+            ApiError::bad_request(format!("body: {}", rejection.body_text()))
+        }
+    })?;
+    let lines: Vec<(usize, &str)> = body
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty())
+        .collect();
+    if lines.is_empty() || lines.len() > MAX_BATCH_LINES {
+        return Err(ApiError::bad_request(format!(
+            "body: {} job lines; a batch holds 1 to {MAX_BATCH_LINES}",
+            lines.len()
+        )));
     }
-    if submitted.replayed {
-        headers.insert("idempotency-replayed", HeaderValue::from_static("true"));
+    let mut requests = Vec::with_capacity(lines.len());
+    for (number, line) in lines {
+        let at_line = |e: ApiError| match e {
+            ApiError::BadRequest { code, message } => ApiError::BadRequest {
+                code,
+                message: format!("line {number}: {message}"),
+            },
+            ApiError::Forbidden(message) => ApiError::Forbidden(format!("line {number}: {message}")),
+            other => other,
+        };
+        let job: SubmitJob = serde_json::from_str(line).map_err(|e| {
+            at_line(ApiError::BadRequest {
+                code: if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_field" },
+                message: e.to_string(),
+            })
+        })?;
+        let request = submission(&state, &principal, job, None).map_err(at_line)?;
+        state
+            .jobs
+            .check(&request)
+            .map_err(|e| at_line(ApiError::from(e)))?;
+        requests.push(request);
     }
-    Ok(response)
+    let mut accepted = BatchAccepted {
+        jobs: Vec::with_capacity(requests.len()),
+        replayed: 0,
+    };
+    for request in requests {
+        let submitted = state.jobs.submit(request).await?;
+        accepted.replayed += usize::from(submitted.replayed);
+        accepted.jobs.push(submitted.job.into());
+    }
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
 /// Filters and paging for listing jobs.

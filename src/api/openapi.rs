@@ -13,7 +13,7 @@ use super::{AppState, health, jobs};
     info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
     paths(
         health::health, health::ready, health::metrics,
-        jobs::submit_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
+        jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
     modifiers(&ApiKeyAuth),

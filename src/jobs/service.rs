@@ -80,9 +80,9 @@ impl JobService {
         &self.settings
     }
 
-    /// Validates and persists a job, then hands it to the queue. The row is committed before
-    /// this returns Ok; if the transport fails after that, the reconciler dispatches it later.
-    pub async fn submit(&self, request: SubmitRequest) -> Result<Submitted, SubmitError> {
+    /// Checks a submission without storing it: a known kind, allowed for this owner, with a
+    /// payload its handler accepts.
+    pub fn check(&self, request: &SubmitRequest) -> Result<(), SubmitError> {
         let handler = self
             .registry
             .get(&request.kind)
@@ -91,11 +91,17 @@ impl JobService {
                 known: self.registry.kinds().join(", "),
             })?;
         if handler.admin_only() && !request.owner_is_admin {
-            return Err(SubmitError::Forbidden(request.kind));
+            return Err(SubmitError::Forbidden(request.kind.clone()));
         }
         handler
             .validate(&request.payload)
-            .map_err(SubmitError::InvalidPayload)?;
+            .map_err(SubmitError::InvalidPayload)
+    }
+
+    /// Validates and persists a job, then hands it to the queue. The row is committed before
+    /// this returns Ok; if the transport fails after that, the reconciler dispatches it later.
+    pub async fn submit(&self, request: SubmitRequest) -> Result<Submitted, SubmitError> {
+        self.check(&request)?;
         // Refuse early while the transport is down, rather than accept work nobody can take.
         self.queue.ping().await?;
         let job = NewJob {
