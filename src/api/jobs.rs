@@ -272,12 +272,18 @@ pub async fn submit_batch(
                 code,
                 message: format!("line {number}: {message}"),
             },
-            ApiError::Forbidden(message) => ApiError::Forbidden(format!("line {number}: {message}")),
+            ApiError::Forbidden(message) => {
+                ApiError::Forbidden(format!("line {number}: {message}"))
+            }
             other => other,
         };
         let job: SubmitJob = serde_json::from_str(line).map_err(|e| {
             at_line(ApiError::BadRequest {
-                code: if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_field" },
+                code: if e.is_syntax() || e.is_eof() {
+                    "malformed_json"
+                } else {
+                    "invalid_field"
+                },
                 message: e.to_string(),
             })
         })?;

@@ -26,7 +26,7 @@ impl ModelPull {
     fn model_name(payload: &Value) -> Result<&str, String> {
         let object = payload
             .as_object()
-            .ok_or_else(|| "must be a JSON object like {\"model\": NAME}".to_string())?;
+            .ok_or_else(|| "payload: must be a JSON object like {\"model\": NAME}".to_string())?;
         if let Some(extra) = object.keys().find(|k| k.as_str() != "model") {
             return Err(format!(
                 "payload.{extra}: unknown field (only `model` is accepted)"

@@ -34,7 +34,8 @@ pub enum SubmitError {
     UnknownKind { kind: String, known: String },
     #[error("job kind {0:?} needs an admin key")]
     Forbidden(String),
-    #[error("payload: {0}")]
+    /// The handler's message, which names the field from `payload` down.
+    #[error("{0}")]
     InvalidPayload(String),
     #[error("idempotency key {0:?} was already used for a different job (kind or payload differ)")]
     IdempotencyConflict(String),

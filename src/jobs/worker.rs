@@ -75,7 +75,8 @@ pub trait JobHandler: Send + Sync + 'static {
     fn admin_only(&self) -> bool {
         false
     }
-    /// Checks a payload before the job is accepted; the error names the field and the limit.
+    /// Checks a payload before the job is accepted; the error names the field from `payload`
+    /// down (`payload.model: ...`) and the limit.
     fn validate(&self, payload: &Value) -> Result<(), String>;
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError>;
 }

@@ -638,3 +638,108 @@ async fn database_outage_gives_503_then_recovers_without_losing_jobs() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_upload_is_checked_whole_then_accepted() {
+    let (db, server) = sqlite_server().await;
+    let post = |body: String| {
+        server
+            .client
+            .post(server.url("/api/jobs/batch"))
+            .bearer_auth(&server.admin_key)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+    };
+    let bad = [
+        r#"{"kind":"test.double","payload":{"n":1},"idempotency_key":"b-1"}"#,
+        "",
+        r#"{"kind":"test.double","payload":{"n":"two"}}"#,
+    ]
+    .join("\n");
+    let (status, err) = send(post(bad)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_payload")),
+        "{err}"
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3: payload.n")
+    );
+    let (status, err) = send(post("{\"kind\": \"test.double\"\n".into())).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1:")
+    );
+    let (status, err) = send(post(
+        r#"{"kind":"test.double","payload":{"n":1},"when":"now"}"#.into(),
+    ))
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_field"))
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `when`")
+    );
+    let (status, err) = send(post(
+        r#"{"kind":"test.double","payload":{"n":1}}"#.repeat(0) + &"\n".repeat(3),
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 1000")
+    );
+    assert!(
+        db.store
+            .list_jobs("admin", &Default::default())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        db.store
+            .count_jobs_by_state()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.count)
+            .sum::<i64>(),
+        0,
+        "a refused batch stores nothing"
+    );
+    let good: String = (1..=5)
+        .map(|n| format!("{{\"kind\":\"test.double\",\"payload\":{{\"n\":{n}}},\"idempotency_key\":\"b-{n}\"}}\n"))
+        .collect();
+    let (status, accepted) = send(post(good.clone())).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(
+        (
+            accepted["jobs"].as_array().unwrap().len(),
+            accepted["replayed"].as_u64()
+        ),
+        (5, Some(0))
+    );
+    for (n, job) in accepted["jobs"].as_array().unwrap().iter().enumerate() {
+        let done = wait_job_state(&server, job["id"].as_str().unwrap(), "succeeded").await;
+        assert_eq!(done["result"], json!({"doubled": 2 * (n as i64 + 1)}));
+    }
+    // Re-sending the same batch creates nothing new.
+    let (_, again) = send(post(good)).await;
+    assert_eq!(again["replayed"], 5);
+    assert_eq!(again["jobs"][0]["id"], accepted["jobs"][0]["id"]);
+    server.stop().await;
+}
