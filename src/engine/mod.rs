@@ -9,6 +9,7 @@
 pub mod device;
 pub mod kernels;
 pub mod registry;
+pub mod text;
 
 pub use device::{DeviceError, DeviceInfo, DevicePreference};
 pub use registry::{ModelRegistry, ModelStatus, RegistryError};

@@ -10,3 +10,4 @@ mod models;
 mod queue;
 mod store;
 mod support;
+mod text;

@@ -1,0 +1,394 @@
+//! The llama family (SmolLM2, Llama, Qwen2-style GQA) as a batched forward step over the
+//! engine's own quantized matrices.
+//!
+//! One step takes any number of sequences, each with its own tokens to append (a prefill
+//! chunk or one decoded token), its own position and its own KV cache. All their tokens go
+//! through every matrix product together (one read of each weight per step); attention runs
+//! per sequence against its cache. Caches are allocated once per sequence for its whole length
+//! (prompt plus max tokens): appending never copies. Scratch buffers live in [`Scratch`] and are
+//! reused from step to step.
+
+use rayon::prelude::*;
+
+use super::gguf::{GgufError, GgufFile};
+use super::kernels::{Activations, QMatrix};
+
+/// Hyper-parameters read from GGUF metadata (`llama.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    pub n_layer: usize,
+    pub n_embd: usize,
+    pub n_ff: usize,
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    pub head_dim: usize,
+    pub rope_base: f32,
+    pub rms_eps: f32,
+    pub context_length: usize,
+    pub vocab_size: usize,
+}
+
+impl LlamaConfig {
+    pub fn from_gguf(gguf: &GgufFile) -> Result<Self, GgufError> {
+        let arch = gguf.string("general.architecture")?;
+        let key = |k: &str| format!("{arch}.{k}");
+        let n_embd = gguf.u32(&key("embedding_length"))? as usize;
+        let n_head = gguf.u32(&key("attention.head_count"))? as usize;
+        let vocab_size = gguf.dims("token_embd.weight")?[0];
+        Ok(Self {
+            n_layer: gguf.u32(&key("block_count"))? as usize,
+            n_embd,
+            n_ff: gguf.u32(&key("feed_forward_length"))? as usize,
+            n_head,
+            n_head_kv: gguf
+                .u32(&key("attention.head_count_kv"))
+                .map_or(n_head, |v| v as usize),
+            head_dim: n_embd / n_head,
+            rope_base: gguf.f32(&key("rope.freq_base")).unwrap_or(10_000.0),
+            rms_eps: gguf
+                .f32(&key("attention.layer_norm_rms_epsilon"))
+                .unwrap_or(1e-5),
+            context_length: gguf
+                .u32(&key("context_length"))
+                .map_or(2048, |v| v as usize),
+            vocab_size,
+        })
+    }
+
+    fn kv_width(&self) -> usize {
+        self.n_head_kv * self.head_dim
+    }
+}
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    /// Q, K and V stacked: rows (n_head + 2 n_head_kv) * head_dim.
+    qkv: QMatrix,
+    wo: QMatrix,
+    ffn_norm: Vec<f32>,
+    /// Gate and up stacked: rows 2 n_ff.
+    gate_up: QMatrix,
+    down: QMatrix,
+}
+
+/// A loaded llama-family model.
+pub struct Llama {
+    pub config: LlamaConfig,
+    embed: QMatrix,
+    layers: Vec<Layer>,
+    norm: Vec<f32>,
+    lm_head: QMatrix,
+    /// cos/sin of every (position, pair) up to the context length: [pos][head_dim/2].
+    rope_cos: Vec<f32>,
+    rope_sin: Vec<f32>,
+}
+
+fn stacked(gguf: &mut GgufFile, names: &[String]) -> Result<QMatrix, GgufError> {
+    let parts = names
+        .iter()
+        .map(|n| gguf.matrix(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    QMatrix::stack(&parts).ok_or_else(|| GgufError::Tensor {
+        name: names.join(" + "),
+        message: "cannot be stacked (different widths or storage types)".into(),
+    })
+}
+
+impl Llama {
+    pub fn load(gguf: &mut GgufFile) -> Result<Self, GgufError> {
+        let config = LlamaConfig::from_gguf(gguf)?;
+        let mut layers = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let name = |t: &str| format!("blk.{i}.{t}.weight");
+            layers.push(Layer {
+                attn_norm: gguf.vector(&name("attn_norm"))?,
+                qkv: stacked(gguf, &[name("attn_q"), name("attn_k"), name("attn_v")])?,
+                wo: gguf.matrix(&name("attn_output"))?,
+                ffn_norm: gguf.vector(&name("ffn_norm"))?,
+                gate_up: stacked(gguf, &[name("ffn_gate"), name("ffn_up")])?,
+                down: gguf.matrix(&name("ffn_down"))?,
+            });
+        }
+        let embed = gguf.matrix("token_embd.weight")?;
+        // SmolLM2 ties the LM head to the embedding.
+        let lm_head = if gguf.has_tensor("output.weight") {
+            gguf.matrix("output.weight")?
+        } else {
+            embed.clone()
+        };
+        let norm = gguf.vector("output_norm.weight")?;
+        let half = config.head_dim / 2;
+        let positions = config.context_length;
+        let mut rope_cos = Vec::with_capacity(positions * half);
+        let mut rope_sin = Vec::with_capacity(positions * half);
+        for pos in 0..positions {
+            for i in 0..half {
+                let freq = 1.0
+                    / config
+                        .rope_base
+                        .powf(2.0 * i as f32 / config.head_dim as f32);
+                let angle = pos as f32 * freq;
+                rope_cos.push(angle.cos());
+                rope_sin.push(angle.sin());
+            }
+        }
+        Ok(Self {
+            config,
+            embed,
+            layers,
+            norm,
+            lm_head,
+            rope_cos,
+            rope_sin,
+        })
+    }
+
+    /// A cache for one sequence of at most `capacity` tokens.
+    pub fn new_cache(&self, capacity: usize) -> SeqCache {
+        let width = self.config.kv_width();
+        let capacity = capacity.min(self.config.context_length);
+        SeqCache {
+            k: (0..self.config.n_layer)
+                .map(|_| Vec::with_capacity(capacity * width))
+                .collect(),
+            v: (0..self.config.n_layer)
+                .map(|_| Vec::with_capacity(capacity * width))
+                .collect(),
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Runs one step. Each entry appends its tokens to its cache; returns, for entries with
+    /// `logits` set, the logits after their last token (in entry order).
+    pub fn forward(
+        &self,
+        batch: &mut [StepSeq<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<Vec<Vec<f32>>, StepError> {
+        let c = &self.config;
+        let (d, hd, kvw) = (c.n_embd, c.head_dim, c.kv_width());
+        let total: usize = batch.iter().map(|s| s.tokens.len()).sum();
+        if total == 0 {
+            return Ok(Vec::new());
+        }
+        // Where each token sits: (entry, position).
+        let mut placement = Vec::with_capacity(total);
+        for (e, seq) in batch.iter().enumerate() {
+            if seq.cache.len + seq.tokens.len() > seq.cache.capacity {
+                return Err(StepError::CacheFull {
+                    capacity: seq.cache.capacity,
+                });
+            }
+            for (i, token) in seq.tokens.iter().enumerate() {
+                if *token as usize >= c.vocab_size {
+                    return Err(StepError::BadToken {
+                        token: *token,
+                        vocab: c.vocab_size,
+                    });
+                }
+                placement.push((e, seq.cache.len + i));
+            }
+        }
+        let s = scratch;
+        s.x.resize(total * d, 0.0);
+        for (t, token) in batch.iter().flat_map(|seq| seq.tokens.iter()).enumerate() {
+            self.embed
+                .row_f32(*token as usize, &mut s.x[t * d..(t + 1) * d]);
+        }
+        let qkv_width = (c.n_head + 2 * c.n_head_kv) * hd;
+        for (li, layer) in self.layers.iter().enumerate() {
+            rms_norm(&s.x, &layer.attn_norm, c.rms_eps, d, &mut s.xn);
+            s.acts.set(&s.xn, total, d);
+            s.qkv.resize(total * qkv_width, 0.0);
+            layer.qkv.matmul(&s.acts, &mut s.qkv, &mut s.matmul);
+            // RoPE on q and k, then append k and v to the caches.
+            for (t, &(e, pos)) in placement.iter().enumerate() {
+                let row = &mut s.qkv[t * qkv_width..(t + 1) * qkv_width];
+                for head in row[..(c.n_head + c.n_head_kv) * hd].chunks_exact_mut(hd) {
+                    self.rope(head, pos);
+                }
+                let cache = &mut batch[e].cache;
+                cache.k[li].extend_from_slice(&row[c.n_head * hd..c.n_head * hd + kvw]);
+                cache.v[li].extend_from_slice(&row[c.n_head * hd + kvw..]);
+            }
+            s.att.resize(total * d, 0.0);
+            self.attention(batch, &placement, &s.qkv, li, &mut s.att);
+            s.acts.set(&s.att, total, d);
+            s.tmp.resize(total * d, 0.0);
+            layer.wo.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            for (x, o) in s.x.iter_mut().zip(&s.tmp) {
+                *x += o;
+            }
+            rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, d, &mut s.xn);
+            s.acts.set(&s.xn, total, d);
+            s.ff.resize(total * 2 * c.n_ff, 0.0);
+            layer.gate_up.matmul(&s.acts, &mut s.ff, &mut s.matmul);
+            s.hidden.resize(total * c.n_ff, 0.0);
+            for (t, out) in s.hidden.chunks_exact_mut(c.n_ff).enumerate() {
+                let row = &s.ff[t * 2 * c.n_ff..(t + 1) * 2 * c.n_ff];
+                let (gate, up) = row.split_at(c.n_ff);
+                for ((h, g), u) in out.iter_mut().zip(gate).zip(up) {
+                    *h = g / (1.0 + (-g).exp()) * u;
+                }
+            }
+            s.acts.set(&s.hidden, total, c.n_ff);
+            layer.down.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            for (x, o) in s.x.iter_mut().zip(&s.tmp) {
+                *x += o;
+            }
+        }
+        for seq in batch.iter_mut() {
+            seq.cache.len += seq.tokens.len();
+        }
+        // Logits only for the last token of the entries that want them.
+        let mut last_rows = Vec::new();
+        let mut offset = 0;
+        for seq in batch.iter() {
+            offset += seq.tokens.len();
+            if seq.logits {
+                last_rows.extend_from_slice(&s.x[(offset - 1) * d..offset * d]);
+            }
+        }
+        let wanted = last_rows.len() / d;
+        if wanted == 0 {
+            return Ok(Vec::new());
+        }
+        rms_norm(&last_rows, &self.norm, c.rms_eps, d, &mut s.xn);
+        s.acts.set(&s.xn, wanted, d);
+        let mut logits = vec![0.0; wanted * c.vocab_size];
+        self.lm_head.matmul(&s.acts, &mut logits, &mut s.matmul);
+        Ok(logits
+            .chunks_exact(c.vocab_size)
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// Rotary embedding of one head in place: adjacent pairs (GGUF llama weights are permuted
+    /// for this layout).
+    fn rope(&self, head: &mut [f32], pos: usize) {
+        let half = self.config.head_dim / 2;
+        let cos = &self.rope_cos[pos * half..(pos + 1) * half];
+        let sin = &self.rope_sin[pos * half..(pos + 1) * half];
+        for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+            let (a, b) = (pair[0], pair[1]);
+            pair[0] = a * cos[i] - b * sin[i];
+            pair[1] = a * sin[i] + b * cos[i];
+        }
+    }
+
+    /// Causal attention of every token against its own sequence's cache (which already holds
+    /// this step's keys and values).
+    fn attention(
+        &self,
+        batch: &[StepSeq<'_>],
+        placement: &[(usize, usize)],
+        qkv: &[f32],
+        layer: usize,
+        out: &mut [f32],
+    ) {
+        let c = &self.config;
+        let (hd, kvw) = (c.head_dim, c.kv_width());
+        let qkv_width = (c.n_head + 2 * c.n_head_kv) * hd;
+        let group = c.n_head / c.n_head_kv;
+        let scale = 1.0 / (hd as f32).sqrt();
+        out.par_chunks_mut(c.n_embd)
+            .enumerate()
+            .for_each(|(t, out_row)| {
+                let (e, pos) = placement[t];
+                let keys = &batch[e].cache.k[layer];
+                let values = &batch[e].cache.v[layer];
+                let q_row = &qkv[t * qkv_width..t * qkv_width + c.n_head * hd];
+                let mut scores = vec![0.0f32; pos + 1];
+                for h in 0..c.n_head {
+                    let q = &q_row[h * hd..(h + 1) * hd];
+                    let kv_off = (h / group) * hd;
+                    let mut max = f32::NEG_INFINITY;
+                    for (p, score) in scores.iter_mut().enumerate() {
+                        let k = &keys[p * kvw + kv_off..p * kvw + kv_off + hd];
+                        *score = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                        max = max.max(*score);
+                    }
+                    let mut sum = 0.0;
+                    for score in scores.iter_mut() {
+                        *score = (*score - max).exp();
+                        sum += *score;
+                    }
+                    let o = &mut out_row[h * hd..(h + 1) * hd];
+                    o.fill(0.0);
+                    for (p, score) in scores.iter().enumerate() {
+                        let w = score / sum;
+                        let v = &values[p * kvw + kv_off..p * kvw + kv_off + hd];
+                        for (oi, vi) in o.iter_mut().zip(v) {
+                            *oi += w * vi;
+                        }
+                    }
+                }
+            });
+    }
+}
+
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, width: usize, out: &mut Vec<f32>) {
+    out.resize(x.len(), 0.0);
+    for (row, o) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let mean_sq = row.iter().map(|v| v * v).sum::<f32>() / width as f32;
+        let inv = 1.0 / (mean_sq + eps).sqrt();
+        for ((oi, xi), wi) in o.iter_mut().zip(row).zip(weight) {
+            *oi = xi * inv * wi;
+        }
+    }
+}
+
+/// The keys and values of one sequence, per layer: `len` positions of `n_head_kv * head_dim`.
+#[derive(Debug)]
+pub struct SeqCache {
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+    capacity: usize,
+}
+
+impl SeqCache {
+    /// Positions filled so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// One sequence's part of a step.
+pub struct StepSeq<'a> {
+    pub tokens: &'a [u32],
+    pub cache: &'a mut SeqCache,
+    /// Return logits after the last token (false for a prefill chunk that is not the last).
+    pub logits: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StepError {
+    #[error("sequence is longer than its cache of {capacity} tokens")]
+    CacheFull { capacity: usize },
+    #[error("token id {token} is outside the vocabulary of {vocab}")]
+    BadToken { token: u32, vocab: usize },
+}
+
+/// Buffers reused by every step.
+#[derive(Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    qkv: Vec<f32>,
+    att: Vec<f32>,
+    tmp: Vec<f32>,
+    ff: Vec<f32>,
+    hidden: Vec<f32>,
+    acts: Activations,
+    matmul: Vec<f32>,
+}

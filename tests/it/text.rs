@@ -1,0 +1,200 @@
+//! The text engine on the real SmolLM2-135M-Instruct Q4_1 GGUF (pulled by scripts/test.sh into
+//! the model cache named by ADFORGE_TEST_MODEL_CACHE).
+
+use std::path::PathBuf;
+
+use adforge::engine::text::{GgufFile, Llama, Scratch, StepSeq, TextTokenizer};
+
+fn model_path() -> PathBuf {
+    let cache = std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_else(|_| {
+        panic!("ADFORGE_TEST_MODEL_CACHE is not set: run the suite through ./scripts/test.sh, which pulls the model")
+    });
+    PathBuf::from(cache).join("smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn load() -> (Llama, TextTokenizer) {
+    let mut gguf = GgufFile::open(&model_path()).unwrap();
+    let tokenizer = TextTokenizer::from_gguf(&gguf).unwrap();
+    let model = Llama::load(&mut gguf).unwrap();
+    (model, tokenizer)
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    logits
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if *v > best.1 { (i, *v) } else { best }
+        })
+        .0 as u32
+}
+
+fn greedy(model: &Llama, prompt: &[u32], n: usize) -> Vec<u32> {
+    let mut cache = model.new_cache(prompt.len() + n);
+    let mut scratch = Scratch::default();
+    let mut logits = model
+        .forward(
+            &mut [StepSeq {
+                tokens: prompt,
+                cache: &mut cache,
+                logits: true,
+            }],
+            &mut scratch,
+        )
+        .unwrap();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let next = argmax(&logits[0]);
+        out.push(next);
+        logits = model
+            .forward(
+                &mut [StepSeq {
+                    tokens: &[next],
+                    cache: &mut cache,
+                    logits: true,
+                }],
+                &mut scratch,
+            )
+            .unwrap();
+    }
+    out
+}
+
+#[test]
+fn config_and_tokenizer_come_from_the_gguf_metadata() {
+    let (model, tokenizer) = load();
+    let c = &model.config;
+    assert_eq!(
+        (
+            c.n_layer,
+            c.n_embd,
+            c.n_ff,
+            c.n_head,
+            c.n_head_kv,
+            c.head_dim
+        ),
+        (30, 576, 1536, 9, 3, 64)
+    );
+    assert_eq!((c.vocab_size, c.rope_base), (49152, 100000.0));
+    assert_eq!(tokenizer.vocab_size, 49152);
+    assert_eq!(
+        tokenizer.encode("<|im_start|>user").unwrap()[0],
+        1,
+        "special tokens are single ids"
+    );
+    assert!(tokenizer.eos_ids.contains(&2), "<|im_end|> ends a turn");
+    let text = "Buy 2 coffees, get 1 free! Café ☕ at 7:30.";
+    let ids = tokenizer.encode(text).unwrap();
+    assert_eq!(tokenizer.decode(&ids).unwrap(), text);
+    let digits = tokenizer.encode("2024").unwrap();
+    assert_eq!(digits.len(), 4, "digits are split one by one");
+}
+
+#[test]
+fn greedy_continuation_names_paris() {
+    let (model, tokenizer) = load();
+    let prompt = tokenizer.encode("The capital of France is").unwrap();
+    let out = greedy(&model, &prompt, 6);
+    let text = tokenizer.decode(&out).unwrap();
+    assert!(
+        text.trim_start().starts_with("Paris"),
+        "continuation was {text:?}"
+    );
+}
+
+#[test]
+fn batched_steps_equal_one_at_a_time() {
+    let (model, tokenizer) = load();
+    let prompts = [
+        tokenizer.encode("The capital of France is").unwrap(),
+        tokenizer
+            .encode("Write a slogan for a coffee shop that opens at dawn:")
+            .unwrap(),
+        tokenizer.encode("1, 2, 3,").unwrap(),
+    ];
+    let steps = 5;
+    // Alone: prefill, then `steps` greedy tokens; record the logits of every step.
+    let alone: Vec<Vec<Vec<f32>>> = prompts
+        .iter()
+        .map(|p| {
+            let mut cache = model.new_cache(p.len() + steps + 1);
+            let mut scratch = Scratch::default();
+            let mut all = Vec::new();
+            let mut logits = model
+                .forward(
+                    &mut [StepSeq {
+                        tokens: p,
+                        cache: &mut cache,
+                        logits: true,
+                    }],
+                    &mut scratch,
+                )
+                .unwrap();
+            for _ in 0..steps {
+                let next = argmax(&logits[0]);
+                all.push(logits[0].clone());
+                logits = model
+                    .forward(
+                        &mut [StepSeq {
+                            tokens: &[next],
+                            cache: &mut cache,
+                            logits: true,
+                        }],
+                        &mut scratch,
+                    )
+                    .unwrap();
+            }
+            all.push(logits[0].clone());
+            all
+        })
+        .collect();
+    // Together: sequence i joins at step i (its prefill shares a step with others' decodes).
+    let mut caches: Vec<_> = prompts
+        .iter()
+        .map(|p| model.new_cache(p.len() + steps + 1))
+        .collect();
+    let mut scratch = Scratch::default();
+    let mut pending: Vec<Vec<u32>> = prompts.to_vec();
+    let mut seen: Vec<Vec<Vec<f32>>> = vec![Vec::new(); prompts.len()];
+    for step in 0..steps + prompts.len() {
+        let active: Vec<usize> = (0..prompts.len())
+            .filter(|&i| i <= step && seen[i].len() <= steps)
+            .collect();
+        if active.is_empty() {
+            break;
+        }
+        let tokens: Vec<Vec<u32>> = active.iter().map(|&i| pending[i].clone()).collect();
+        let mut batch: Vec<StepSeq<'_>> = Vec::new();
+        let mut cache_refs: Vec<_> = caches
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| active.contains(i))
+            .collect();
+        for ((_, cache), tokens) in cache_refs.iter_mut().zip(&tokens) {
+            batch.push(StepSeq {
+                tokens,
+                cache,
+                logits: true,
+            });
+        }
+        let logits = model.forward(&mut batch, &mut scratch).unwrap();
+        for (&i, l) in active.iter().zip(logits) {
+            pending[i] = vec![argmax(&l)];
+            seen[i].push(l);
+        }
+    }
+    for (i, (a, b)) in alone.iter().zip(&seen).enumerate() {
+        assert_eq!(a.len(), b.len(), "sequence {i} step count");
+        for (step, (la, lb)) in a.iter().zip(b).enumerate() {
+            let worst = la
+                .iter()
+                .zip(lb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst <= 1e-4,
+                "sequence {i} step {step}: logits differ by {worst}"
+            );
+        }
+    }
+}
