@@ -453,6 +453,8 @@ mod avx2 {
         _mm256_set_m128i(hi, lo)
     }
 
+    /// `out[r * batch + b]` for every row of `w` and every sequence of `x`, `LANES` sequences at
+    /// a time (then the remainder): each weight block is unpacked once per group of lanes.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn q4_1_rows(
         w: &[BlockQ4_1],
@@ -461,35 +463,56 @@ mod avx2 {
         batch: usize,
         out: &mut [f32],
     ) {
-        let ones = _mm256_set1_epi16(1);
         for (r, row) in w.chunks_exact(nb).enumerate() {
+            let out_row = &mut out[r * batch..(r + 1) * batch];
             let mut b0 = 0;
-            while b0 < batch {
-                let lanes = (batch - b0).min(LANES);
-                let mut acc = [_mm256_setzero_ps(); LANES];
-                let mut msum = [0.0f32; LANES];
-                for (k, block) in row.iter().enumerate() {
-                    // SAFETY: reads within `block`.
-                    let wq = unsafe { unpack_q4(block) };
-                    let (dw, mw) = (block.d.to_f32(), block.m.to_f32());
-                    for lane in 0..lanes {
-                        let xb = &x[(b0 + lane) * nb + k];
-                        // SAFETY: reads within `xb`.
-                        let xq = unsafe { load_q8(xb) };
-                        let products = _mm256_madd_epi16(_mm256_maddubs_epi16(wq, xq), ones);
-                        acc[lane] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(products),
-                            _mm256_set1_ps(dw * xb.d),
-                            acc[lane],
-                        );
-                        msum[lane] += mw * xb.s;
-                    }
-                }
-                for lane in 0..lanes {
-                    out[r * batch + b0 + lane] = hsum(acc[lane]) + msum[lane];
-                }
-                b0 += lanes;
+            // SAFETY (all calls): AVX2 and FMA are enabled for this function's callers.
+            while batch - b0 >= LANES {
+                unsafe { q4_1_lanes::<LANES>(row, x, nb, b0, &mut out_row[b0..b0 + LANES]) };
+                b0 += LANES;
             }
+            match batch - b0 {
+                3 => unsafe { q4_1_lanes::<3>(row, x, nb, b0, &mut out_row[b0..]) },
+                2 => unsafe { q4_1_lanes::<2>(row, x, nb, b0, &mut out_row[b0..]) },
+                1 => unsafe { q4_1_lanes::<1>(row, x, nb, b0, &mut out_row[b0..]) },
+                _ => {}
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn q4_1_lanes<const L: usize>(
+        row: &[BlockQ4_1],
+        x: &[BlockQ8A],
+        nb: usize,
+        b0: usize,
+        out: &mut [f32],
+    ) {
+        let ones = _mm256_set1_epi16(1);
+        let xs: [&[BlockQ8A]; L] =
+            std::array::from_fn(|lane| &x[(b0 + lane) * nb..(b0 + lane + 1) * nb]);
+        let mut acc = [_mm256_setzero_ps(); L];
+        let mut msum = [0.0f32; L];
+        for (k, block) in row.iter().enumerate() {
+            // SAFETY: reads within `block`.
+            let wq = unsafe { unpack_q4(block) };
+            let (dw, mw) = (block.d.to_f32(), block.m.to_f32());
+            for lane in 0..L {
+                let xb = &xs[lane][k];
+                // SAFETY: reads within `xb`.
+                let xq = unsafe { load_q8(xb) };
+                let products = _mm256_madd_epi16(_mm256_maddubs_epi16(wq, xq), ones);
+                acc[lane] = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(products),
+                    _mm256_set1_ps(dw * xb.d),
+                    acc[lane],
+                );
+                msum[lane] += mw * xb.s;
+            }
+        }
+        for lane in 0..L {
+            out[lane] = hsum(acc[lane]) + msum[lane];
         }
     }
 
@@ -501,36 +524,56 @@ mod avx2 {
         batch: usize,
         out: &mut [f32],
     ) {
-        let ones = _mm256_set1_epi16(1);
         for (r, row) in w.chunks_exact(nb).enumerate() {
+            let out_row = &mut out[r * batch..(r + 1) * batch];
             let mut b0 = 0;
-            while b0 < batch {
-                let lanes = (batch - b0).min(LANES);
-                let mut acc = [_mm256_setzero_ps(); LANES];
-                for (k, block) in row.iter().enumerate() {
-                    // SAFETY: `qs` is 32 readable bytes.
-                    let wq = unsafe { _mm256_loadu_si256(block.qs.as_ptr().cast()) };
-                    let w_abs = _mm256_sign_epi8(wq, wq);
-                    let dw = block.d.to_f32();
-                    for lane in 0..lanes {
-                        let xb = &x[(b0 + lane) * nb + k];
-                        // SAFETY: reads within `xb`.
-                        let xq = unsafe { load_q8(xb) };
-                        let x_signed = _mm256_sign_epi8(xq, wq);
-                        let products =
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, x_signed), ones);
-                        acc[lane] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(products),
-                            _mm256_set1_ps(dw * xb.d),
-                            acc[lane],
-                        );
-                    }
-                }
-                for lane in 0..lanes {
-                    out[r * batch + b0 + lane] = hsum(acc[lane]);
-                }
-                b0 += lanes;
+            // SAFETY (all calls): AVX2 and FMA are enabled for this function's callers.
+            while batch - b0 >= LANES {
+                unsafe { q8_0_lanes::<LANES>(row, x, nb, b0, &mut out_row[b0..b0 + LANES]) };
+                b0 += LANES;
             }
+            match batch - b0 {
+                3 => unsafe { q8_0_lanes::<3>(row, x, nb, b0, &mut out_row[b0..]) },
+                2 => unsafe { q8_0_lanes::<2>(row, x, nb, b0, &mut out_row[b0..]) },
+                1 => unsafe { q8_0_lanes::<1>(row, x, nb, b0, &mut out_row[b0..]) },
+                _ => {}
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn q8_0_lanes<const L: usize>(
+        row: &[BlockQ8_0],
+        x: &[BlockQ8A],
+        nb: usize,
+        b0: usize,
+        out: &mut [f32],
+    ) {
+        let ones = _mm256_set1_epi16(1);
+        let xs: [&[BlockQ8A]; L] =
+            std::array::from_fn(|lane| &x[(b0 + lane) * nb..(b0 + lane + 1) * nb]);
+        let mut acc = [_mm256_setzero_ps(); L];
+        for (k, block) in row.iter().enumerate() {
+            // SAFETY: `qs` is 32 readable bytes.
+            let wq = unsafe { _mm256_loadu_si256(block.qs.as_ptr().cast()) };
+            let w_abs = _mm256_sign_epi8(wq, wq);
+            let dw = block.d.to_f32();
+            for lane in 0..L {
+                let xb = &xs[lane][k];
+                // SAFETY: reads within `xb`.
+                let xq = unsafe { load_q8(xb) };
+                let x_signed = _mm256_sign_epi8(xq, wq);
+                let products = _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, x_signed), ones);
+                acc[lane] = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(products),
+                    _mm256_set1_ps(dw * xb.d),
+                    acc[lane],
+                );
+            }
+        }
+        for lane in 0..L {
+            out[lane] = hsum(acc[lane]);
         }
     }
 }
