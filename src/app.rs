@@ -8,13 +8,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Limits};
 use crate::auth::{self, AuthError};
-use crate::config::{HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, WorkerArgs};
+use crate::config::{HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs};
+use crate::engine::text::{EngineLimits, LoadError, TextService};
 use crate::engine::{self, DeviceError, DeviceInfo, ModelRegistry, RegistryError};
 use crate::jobs::embedded::EmbeddedQueue;
 use crate::jobs::redis::RedisQueue;
 use crate::jobs::{
     self, JobQueue, JobRegistry, JobService, QueueError, QueueSettings, Worker, WorkerOptions,
 };
+use crate::scheduler::BatchLimits;
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::Metrics;
 
@@ -30,6 +32,8 @@ pub enum AppError {
     Device(#[from] DeviceError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("loading text model {model}: {source}")]
+    Text { model: String, source: LoadError },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -77,6 +81,51 @@ pub fn open_models(models: &ModelArgs, store: &StoreArgs) -> Result<ModelRegistr
         &models.models_dir,
         &models.cache_dir(store),
     )?)
+}
+
+/// Loads the configured text model when it is installed; `None` (with a warning) when not.
+pub async fn load_text_model(
+    models: &ModelRegistry,
+    args: &TextArgs,
+) -> Result<Option<TextService>, AppError> {
+    if args.text_model.is_empty() {
+        return Ok(None);
+    }
+    let manifest = models.get(&args.text_model)?;
+    if !models.status(manifest, false).installed {
+        tracing::warn!(
+            model = %args.text_model,
+            "text model not installed: /v1 routes answer 503 until `adforge models pull {}` and a restart",
+            args.text_model
+        );
+        return Ok(None);
+    }
+    let Some(file) = manifest.files.iter().find(|f| f.path.ends_with(".gguf")) else {
+        tracing::warn!(model = %args.text_model, "text model has no GGUF file; not loaded");
+        return Ok(None);
+    };
+    let path = models.model_dir(&manifest.name).join(&file.path);
+    let name = args.text_model.clone();
+    let limits = EngineLimits {
+        batch: BatchLimits {
+            max_batch: usize::from(args.max_batch),
+            ..BatchLimits::default()
+        },
+        queue: args.text_queue.max(1),
+        max_running: usize::from(args.max_batch),
+    };
+    let max_context = args.max_context;
+    let loaded =
+        tokio::task::spawn_blocking(move || TextService::load(&name, &path, limits, max_context))
+            .await
+            .map_err(|e| AppError::Io {
+                context: "loading the text model".into(),
+                source: std::io::Error::other(e),
+            })?;
+    loaded.map(Some).map_err(|source| AppError::Text {
+        model: args.text_model.clone(),
+        source,
+    })
 }
 
 /// The parts shared by the server and worker roles.
@@ -165,6 +214,7 @@ impl Background {
 pub struct PreparedServer {
     pub generated_admin_key: Option<Secret>,
     core: Core,
+    text: Option<TextService>,
     http: HttpArgs,
     worker_args: WorkerArgs,
 }
@@ -175,12 +225,15 @@ pub async fn prepare_server(
     model_args: &ModelArgs,
     worker_args: &WorkerArgs,
     http: &HttpArgs,
+    text_args: &TextArgs,
 ) -> Result<PreparedServer, AppError> {
     let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
+    let text = load_text_model(&core.models, text_args).await?;
     Ok(PreparedServer {
         generated_admin_key,
         core,
+        text,
         http: http.clone(),
         worker_args: worker_args.clone(),
     })
@@ -211,6 +264,8 @@ impl PreparedServer {
                 max_payload_bytes: self.http.max_payload_bytes,
                 request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             },
+            text: self.text.clone(),
+            inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
             shutdown: shutdown.clone(),
         };
         let addr = listener

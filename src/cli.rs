@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use adforge::app;
-use adforge::config::{HttpArgs, ModelArgs, QueueArgs, StoreArgs, WorkerArgs};
+use adforge::config::{HttpArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs};
 use adforge::engine::registry::{FileState, PullOutcome};
 
 #[derive(Debug, Parser)]
@@ -37,6 +37,8 @@ pub enum Command {
         models: ModelArgs,
         #[command(flatten)]
         worker: WorkerArgs,
+        #[command(flatten)]
+        text: TextArgs,
     },
     /// Run jobs from the queue, without HTTP (scale-out: many workers, one database and Redis).
     Worker {
@@ -92,8 +94,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             queue,
             models,
             worker,
+            text,
         } => {
-            let server = app::prepare_server(&store, &queue, &models, &worker, &http).await?;
+            let server =
+                app::prepare_server(&store, &queue, &models, &worker, &http, &text).await?;
             if let Some(key) = &server.generated_admin_key {
                 eprintln!(
                     "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\

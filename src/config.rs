@@ -120,6 +120,28 @@ pub struct ModelArgs {
     pub model_cache: Option<PathBuf>,
 }
 
+/// The text engine.
+#[derive(Debug, Clone, Args)]
+pub struct TextArgs {
+    /// Text model to load at start (a manifest name); empty: none. Skipped with a warning when
+    /// it is not installed.
+    #[arg(
+        long,
+        env = "ADFORGE_TEXT_MODEL",
+        default_value = "smollm2-135m-instruct"
+    )]
+    pub text_model: String,
+    /// Longest prompt plus completion, in tokens (at most the model's own context).
+    #[arg(long, env = "ADFORGE_MAX_CONTEXT", default_value_t = 4096)]
+    pub max_context: usize,
+    /// Requests waiting for the text engine before new ones get 429.
+    #[arg(long, env = "ADFORGE_TEXT_QUEUE", default_value_t = 64)]
+    pub text_queue: usize,
+    /// Sequences decoded together in one step.
+    #[arg(long, env = "ADFORGE_MAX_BATCH", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_batch: u16,
+}
+
 impl ModelArgs {
     pub fn cache_dir(&self, store: &StoreArgs) -> PathBuf {
         self.model_cache

@@ -37,6 +37,12 @@ pub enum ApiError {
     Unavailable { what: &'static str, detail: String },
     #[error("the request took longer than {0} seconds")]
     Timeout(u64),
+    /// A bounded queue is full: retry after a moment.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// The route needs a model this server has not loaded.
+    #[error("{0}")]
+    ModelNotLoaded(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -72,7 +78,10 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable { .. } | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Timeout(_) | Self::ModelNotLoaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +97,8 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Unavailable { .. } => "unavailable",
             Self::Timeout(_) => "timeout",
+            Self::TooManyRequests(_) => "too_many_requests",
+            Self::ModelNotLoaded(_) => "model_not_loaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -110,7 +121,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));

@@ -113,3 +113,26 @@ impl FromRequestParts<AppState> for Auth {
         }
     }
 }
+
+/// The caller of a `/v1/*` inference route. Like `/api/*` it takes an API key; without one it is
+/// let in only while the server listens on loopback and no key was configured (as Ollama does).
+pub struct InferenceAuth;
+
+impl FromRequestParts<AppState> for InferenceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let has_key = parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+            || parts.headers.contains_key("x-api-key");
+        if !has_key && state.inference_open {
+            return Ok(Self);
+        }
+        Auth::from_request_parts(parts, state).await?;
+        Ok(Self)
+    }
+}

@@ -105,13 +105,14 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         .iter()
         .map(|m| {
             let status = state.models.status(m, false);
+            let loaded = state.text.as_ref().is_some_and(|t| t.name == status.name);
             ModelReadiness {
                 name: status.name,
                 task: status.task,
                 architecture: status.architecture,
                 default: status.default,
                 installed: status.installed,
-                loaded: false,
+                loaded,
             }
         })
         .collect();

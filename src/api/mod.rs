@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+mod openai;
 mod openapi;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::engine::text::TextService;
 use crate::engine::{DeviceInfo, ModelRegistry};
 use crate::jobs::JobService;
 use crate::store::Store;
@@ -48,6 +50,10 @@ pub struct AppState {
     pub device: Arc<DeviceInfo>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// The loaded text model, if any.
+    pub text: Option<TextService>,
+    /// `/v1/*` without a key: only on loopback with no configured key.
+    pub inference_open: bool,
     /// Fires when the server begins shutting down: event streams end so connections can close.
     pub shutdown: CancellationToken,
 }
@@ -60,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(openai::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,19 +6,21 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, health, jobs};
+use super::{AppState, health, jobs, openai};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
     paths(
         health::health, health::ready, health::metrics,
+        openai::list_models, openai::completions, openai::chat_completions,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
     modifiers(&ApiKeyAuth),
     tags((name = "ops", description = "Health, readiness and metrics"),
-         (name = "jobs", description = "Queued background work with progress"))
+         (name = "jobs", description = "Queued background work with progress"),
+         (name = "inference", description = "OpenAI-compatible text generation"))
 )]
 struct ApiDoc;
 

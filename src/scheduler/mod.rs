@@ -1,7 +1,9 @@
 //! Pure scheduling policy: no tensors, no I/O, no clocks of its own. Callers pass in the time and
-//! the state; these functions decide. Retry backoff for jobs lives here now; batch formation and
-//! admission for the model engines join it with their issues.
+//! the state; these functions decide: retry backoff for jobs, and continuous batching for the
+//! text engine.
 
+mod batch;
 mod retry;
 
+pub use batch::{BatchLimits, Planned, SeqState, plan_step};
 pub use retry::RetryPolicy;

@@ -6,6 +6,7 @@
 
 mod api;
 mod binary;
+mod inference;
 mod models;
 mod queue;
 mod store;

@@ -465,6 +465,14 @@ pub const TEST_MAX_BODY: usize = 8 * 1024;
 
 impl TestServer {
     pub async fn start(store: Store, queue: Arc<dyn JobQueue>) -> Self {
+        Self::start_with_text(store, queue, None).await
+    }
+
+    pub async fn start_with_text(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        text: Option<adforge::engine::text::TextService>,
+    ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
         init_logs();
@@ -500,6 +508,8 @@ impl TestServer {
                 max_payload_bytes: 4 * 1024,
                 request_timeout: Duration::from_secs(10),
             },
+            text: text.clone(),
+            inference_open: true,
             shutdown: stop.child_token(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,11 +1,77 @@
 //! The text engine: GGUF models of the llama family, tokenizers built from GGUF metadata, and a
 //! batched forward step on the engine's own quantized kernels.
 
+pub mod chat;
+pub mod engine;
 pub mod gguf;
 pub mod kernels;
 pub mod llama;
+pub mod sampler;
 pub mod tokenizer;
 
+pub use chat::{ChatMessage, ChatTemplate};
+pub use engine::{EngineError, EngineLimits, FinishReason, TextEngine, TextEvent, TextRequest};
 pub use gguf::{GgufError, GgufFile};
 pub use llama::{Llama, LlamaConfig, Scratch, SeqCache, StepError, StepSeq};
+pub use sampler::{Sampled, SamplingParams};
 pub use tokenizer::TextTokenizer;
+
+use std::path::Path;
+
+/// A loaded text model ready to serve: the engine thread, the tokenizer and the chat template.
+#[derive(Clone)]
+pub struct TextService {
+    pub name: String,
+    pub engine: TextEngine,
+    pub template: std::sync::Arc<ChatTemplate>,
+    pub max_context: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error(transparent)]
+    Tokenizer(#[from] tokenizer::TokenizerError),
+    #[error(transparent)]
+    Template(#[from] chat::TemplateError),
+}
+
+impl TextService {
+    /// Loads a GGUF model and starts its engine thread. Blocking: call from a blocking context.
+    pub fn load(
+        name: &str,
+        path: &Path,
+        limits: EngineLimits,
+        max_context: usize,
+    ) -> Result<Self, LoadError> {
+        let mut gguf = GgufFile::open(path)?;
+        let tokenizer = TextTokenizer::from_gguf(&gguf)?;
+        let template_source = gguf.string("tokenizer.chat_template").ok();
+        let token = |key: &str| {
+            gguf.u32(key)
+                .ok()
+                .and_then(|id| tokenizer.inner.id_to_token(id))
+                .unwrap_or_default()
+        };
+        let template = ChatTemplate::new(
+            template_source,
+            token("tokenizer.ggml.bos_token_id"),
+            token("tokenizer.ggml.eos_token_id"),
+        )?;
+        let model = Llama::load(&mut gguf)?;
+        let max_context = max_context.min(model.config.context_length);
+        tracing::info!(
+            model = name,
+            layers = model.config.n_layer,
+            context = max_context,
+            "text model loaded"
+        );
+        Ok(Self {
+            name: name.to_string(),
+            engine: TextEngine::start(model, tokenizer, limits),
+            template: std::sync::Arc::new(template),
+            max_context,
+        })
+    }
+}
