@@ -91,7 +91,13 @@ pub async fn load_text_model(
     if args.text_model.is_empty() {
         return Ok(None);
     }
-    let manifest = models.get(&args.text_model)?;
+    let manifest = match models.get(&args.text_model) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            tracing::warn!(error = %e, "text model not loaded: /v1 routes answer 503");
+            return Ok(None);
+        }
+    };
     if !models.status(manifest, false).installed {
         tracing::warn!(
             model = %args.text_model,

@@ -56,6 +56,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Benchmarks against a running server.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// List, pull and verify models from the manifests in the models dir.
     Models {
         #[command(subcommand)]
@@ -64,6 +69,33 @@ pub enum Command {
         store: StoreArgs,
         #[command(flatten)]
         models: ModelArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Text generation over the OpenAI API: TTFT, inter-token latency, tokens/s, requests/s.
+    Text {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API key (needed unless the server listens on loopback without a configured key).
+        #[arg(long, env = "ADFORGE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        #[arg(long, default_value = "smollm2-135m-instruct")]
+        model: String,
+        /// Concurrency levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+        concurrency: Vec<usize>,
+        /// Requests each client sends per level.
+        #[arg(long, default_value_t = 2)]
+        requests: usize,
+        /// Output tokens per request (fixed through ignore_eos).
+        #[arg(long, default_value_t = 128)]
+        max_tokens: usize,
+        /// Write the report as JSON to this file too.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
     },
 }
 
@@ -113,6 +145,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             models,
             worker,
         } => app::run_worker(&store, &queue, &models, &worker).await?,
+        Command::Bench {
+            what:
+                BenchWhat::Text {
+                    url,
+                    api_key,
+                    model,
+                    concurrency,
+                    requests,
+                    max_tokens,
+                    json,
+                },
+        } => {
+            let bench = adforge::bench::TextBench {
+                base_url: url.trim_end_matches('/').to_string(),
+                api_key,
+                model,
+                concurrency,
+                requests_per_client: requests.max(1),
+                max_tokens: max_tokens.max(1),
+            };
+            let reports = bench.run().await?;
+            print!("{}", adforge::bench::table(&reports));
+            let report = serde_json::to_string_pretty(&reports)?;
+            match json {
+                Some(path) => std::fs::write(&path, report)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{report}"),
+            }
+        }
         Command::Migrate { store } => {
             app::open_store(&store).await?;
             println!("migrations applied to {}", store.database_url_redacted());

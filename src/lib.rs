@@ -9,10 +9,12 @@
 //! - [`store`]: every SQL statement (SQLite by default, PostgreSQL by URL).
 //! - [`auth`], [`config`], [`telemetry`]: keys, settings, logs and metrics.
 //! - [`app`]: wiring the parts into the `serve` and `worker` roles.
+//! - [`bench`]: `adforge bench`, load over HTTP against a running server.
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod jobs;

@@ -179,6 +179,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .iter()
         .filter(|m| state.models.status(m, false).installed)
         .count();
+    if let Some(peak) = peak_rss_bytes() {
+        gauges.push(Gauge {
+            name: "adforge_process_peak_rss_bytes",
+            help: "Peak resident memory of this process (VmHWM).",
+            labels: vec![],
+            value: peak as f64,
+        });
+    }
     gauges.push(Gauge {
         name: "adforge_models_installed",
         help: "Models whose files are in the model cache.",
@@ -193,4 +201,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&gauges),
     )
         .into_response()
+}
+
+/// Peak resident set size of this process, from /proc (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

@@ -238,6 +238,7 @@ fn generation(
             max_tokens,
             stop,
             n,
+            logprobs: false,
             top_logprobs,
             ignore_eos: sampling.ignore_eos,
         },
@@ -320,6 +321,7 @@ impl ChatCompletionRequest {
         let max_tokens = self.max_completion_tokens.or(self.max_tokens);
         let mut valid = generation(service, prompt, max_tokens, top_logprobs, self.sampling)?;
         valid.logprobs = self.logprobs;
+        valid.request.logprobs = self.logprobs;
         Ok(valid)
     }
 }
@@ -347,6 +349,7 @@ impl CompletionRequest {
             self.sampling,
         )?;
         valid.logprobs = self.logprobs.is_some();
+        valid.request.logprobs = valid.logprobs;
         Ok(valid)
     }
 }

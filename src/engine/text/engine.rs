@@ -24,6 +24,8 @@ pub struct TextRequest {
     pub max_tokens: usize,
     pub stop: Vec<String>,
     pub n: usize,
+    /// Report the chosen tokens' log-probabilities.
+    pub logprobs: bool,
     /// Alternatives to report per token (0: none).
     pub top_logprobs: usize,
     pub ignore_eos: bool,
@@ -390,16 +392,23 @@ impl Worker {
     fn sample_into(&self, seq: &mut Seq, ci: usize, logits: &[f32]) {
         let request = &seq.request;
         let choice = &mut seq.choices[ci];
-        let context: Vec<u32> = request
-            .prompt
-            .iter()
-            .chain(&choice.generated)
-            .copied()
-            .collect();
-        let sampled =
-            choice
-                .sampler
-                .sample(logits, &context, &choice.generated, request.top_logprobs);
+        let context: Vec<u32> = if request.params.repetition_penalty != 1.0 {
+            request
+                .prompt
+                .iter()
+                .chain(&choice.generated)
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let sampled = choice.sampler.sample(
+            logits,
+            &context,
+            &choice.generated,
+            request.logprobs,
+            request.top_logprobs,
+        );
         let token = sampled.token;
         let is_eos = !request.ignore_eos && self.tokenizer.eos_ids.contains(&token);
         if !is_eos {

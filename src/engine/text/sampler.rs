@@ -59,15 +59,27 @@ impl Sampler {
 
     /// Picks the next token. `context` is the prompt and everything generated (for the
     /// repetition penalty); `generated` only what this sequence produced (presence, frequency).
-    /// `top_logprobs` alternatives are returned with their log-probabilities.
+    /// `logprobs`: compute the chosen token's log-probability (a pass over the vocabulary);
+    /// `top_logprobs` alternatives are returned with theirs.
     pub fn sample(
         &mut self,
         logits: &[f32],
         context: &[u32],
         generated: &[u32],
+        logprobs: bool,
         top_logprobs: usize,
     ) -> Sampled {
         let p = &self.params;
+        let penalised =
+            p.repetition_penalty != 1.0 || p.presence_penalty != 0.0 || p.frequency_penalty != 0.0;
+        if p.temperature <= 0.0 && !penalised && !logprobs && top_logprobs == 0 {
+            // The common greedy case: no copy, no softmax.
+            return Sampled {
+                token: argmax(logits),
+                logprob: 0.0,
+                top: Vec::new(),
+            };
+        }
         let mut logits = logits.to_vec();
         if p.repetition_penalty != 1.0 {
             let mut seen = context.to_vec();
@@ -99,16 +111,23 @@ impl Sampler {
                 }
             }
         }
+        let token = if p.temperature <= 0.0 {
+            argmax(&logits)
+        } else {
+            self.draw(&logits)
+        };
+        if !logprobs && top_logprobs == 0 {
+            return Sampled {
+                token,
+                logprob: 0.0,
+                top: Vec::new(),
+            };
+        }
         let log_probs = log_softmax(&logits);
         let top = if top_logprobs > 0 {
             top_n(&log_probs, top_logprobs)
         } else {
             Vec::new()
-        };
-        let token = if p.temperature <= 0.0 {
-            argmax(&logits)
-        } else {
-            self.draw(&logits)
         };
         Sampled {
             token,
@@ -119,6 +138,23 @@ impl Sampler {
 
     fn draw(&mut self, logits: &[f32]) -> u32 {
         let p = &self.params;
+        if p.top_k == 0 && p.top_p >= 1.0 && p.min_p <= 0.0 {
+            // Plain temperature sampling: no need to sort the vocabulary.
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let weights: Vec<f32> = logits
+                .iter()
+                .map(|l| ((l - max) / p.temperature).exp())
+                .collect();
+            let total: f32 = weights.iter().sum();
+            let mut target = self.rng.random::<f32>() * total;
+            for (i, w) in weights.iter().enumerate() {
+                if target < *w {
+                    return i as u32;
+                }
+                target -= w;
+            }
+            return argmax(logits);
+        }
         // Candidates sorted by logit, best first; ties broken by id so the order is total.
         let mut candidates: Vec<(u32, f32)> = logits
             .iter()
@@ -208,7 +244,7 @@ mod tests {
     #[test]
     fn greedy_takes_the_argmax_and_reports_logprobs() {
         let mut s = Sampler::new(params(0.0));
-        let out = s.sample(&[0.0, 2.0, 1.0], &[], &[], 2);
+        let out = s.sample(&[0.0, 2.0, 1.0], &[], &[], true, 2);
         assert_eq!(out.token, 1);
         let expected = 2.0 - (1.0f32 + 2.0f32.exp() + 1.0f32.exp()).ln();
         assert!((out.logprob - expected).abs() < 1e-6);
@@ -224,7 +260,7 @@ mod tests {
                 ..params(1.0)
             });
             (0..20)
-                .map(|_| s.sample(&logits, &[], &[], 0).token)
+                .map(|_| s.sample(&logits, &[], &[], false, 0).token)
                 .collect::<Vec<_>>()
         };
         assert_eq!(draws(1), draws(1));
@@ -239,19 +275,19 @@ mod tests {
                 top_k: 2,
                 ..params(1.0)
             });
-            assert!(s.sample(&logits, &[], &[], 0).token < 2);
+            assert!(s.sample(&logits, &[], &[], false, 0).token < 2);
         }
         let mut s = Sampler::new(SamplingParams {
             top_p: 0.01,
             ..params(1.0)
         });
-        assert_eq!(s.sample(&logits, &[], &[], 0).token, 0);
+        assert_eq!(s.sample(&logits, &[], &[], false, 0).token, 0);
         let mut s = Sampler::new(SamplingParams {
             min_p: 0.99,
             seed: 3,
             ..params(1.0)
         });
-        assert_eq!(s.sample(&logits, &[], &[], 0).token, 0);
+        assert_eq!(s.sample(&logits, &[], &[], false, 0).token, 0);
     }
 
     #[test]
@@ -261,18 +297,18 @@ mod tests {
             repetition_penalty: 2.0,
             ..params(0.0)
         });
-        assert_eq!(s.sample(&logits, &[0], &[], 0).token, 1);
+        assert_eq!(s.sample(&logits, &[0], &[], false, 0).token, 1);
         let mut s = Sampler::new(SamplingParams {
             frequency_penalty: 0.06,
             ..params(0.0)
         });
         assert_eq!(
-            s.sample(&logits, &[], &[0], 0).token,
+            s.sample(&logits, &[], &[0], false, 0).token,
             0,
             "one occurrence: 0.94 > 0.9"
         );
         assert_eq!(
-            s.sample(&logits, &[], &[0, 0], 0).token,
+            s.sample(&logits, &[], &[0, 0], false, 0).token,
             1,
             "two: 0.88 < 0.9"
         );
@@ -280,6 +316,6 @@ mod tests {
             presence_penalty: 0.2,
             ..params(0.0)
         });
-        assert_eq!(s.sample(&logits, &[], &[0], 0).token, 1);
+        assert_eq!(s.sample(&logits, &[], &[0], false, 0).token, 1);
     }
 }
