@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use adforge::jobs::embedded::EmbeddedQueue;
 use adforge::store::{ApiKeyRow, JobState, now_ms};
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::support::{
     OwnPostgres, OwnRedis, StoreKind, TEST_MAX_BODY, TestDb, TestServer, connect, fast_settings,
-    fresh_postgres_database, redis_queue, send, unique_stream, wait_for,
+    fresh_postgres_database, redis_queue, send, sse_blocks, unique_stream, wait_for,
 };
 
 async fn sqlite_server() -> (TestDb, TestServer) {
@@ -424,25 +423,19 @@ async fn jobs_are_persisted_before_202_and_run_with_idempotency() {
 /// Reads server-sent events until the stream ends: (id, event, data) triples.
 async fn read_events(response: reqwest::Response) -> Vec<(i64, String, Value)> {
     let mut events = Vec::new();
-    let mut buffer = String::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let (mut id, mut event, mut data) = (None, String::new(), None);
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data = serde_json::from_str(v.trim()).ok();
-                }
+    for block in sse_blocks(response).await {
+        let (mut id, mut event, mut data) = (None, String::new(), None);
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().parse().ok();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data = serde_json::from_str(v.trim()).ok();
             }
-            if let (Some(id), Some(data)) = (id, data) {
-                events.push((id, event, data));
-            }
+        }
+        if let (Some(id), Some(data)) = (id, data) {
+            events.push((id, event, data));
         }
     }
     events

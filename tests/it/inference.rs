@@ -9,7 +9,7 @@ use adforge::scheduler::BatchLimits;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::support::{StoreKind, TestDb, TestServer, send, wait_for};
+use crate::support::{StoreKind, TestDb, TestServer, send, sse_blocks, wait_for};
 
 const MODEL: &str = "smollm2-135m-instruct";
 
@@ -50,21 +50,16 @@ fn chat(content: &str, extra: Value) -> Value {
 
 /// Reads an OpenAI stream: the data payloads, up to and including [DONE].
 async fn read_stream(response: reqwest::Response) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut buffer = String::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            for line in block.lines() {
-                if let Some(data) = line.strip_prefix("data: ") {
-                    out.push(data.to_string());
-                }
-            }
-        }
-    }
-    out
+    sse_blocks(response)
+        .await
+        .iter()
+        .flat_map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: ").map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

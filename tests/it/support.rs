@@ -585,3 +585,18 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
 }
+
+/// Reads a server-sent event stream to its end: one string per event block.
+pub async fn sse_blocks(response: reqwest::Response) -> Vec<String> {
+    use futures::StreamExt;
+    let mut blocks = Vec::new();
+    let mut buffer = String::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            blocks.push(buffer.drain(..end + 2).collect());
+        }
+    }
+    blocks
+}

@@ -454,7 +454,28 @@ mod avx2 {
     }
 
     /// `out[r * batch + b]` for every row of `w` and every sequence of `x`, `LANES` sequences at
-    /// a time (then the remainder): each weight block is unpacked once per group of lanes.
+    /// a time (then the remainder) through `$lanes::<L>`: each weight block is unpacked once per
+    /// group of lanes, whose accumulators stay in registers.
+    macro_rules! rows_by_lane_groups {
+        ($lanes:ident, $w:expr, $x:expr, $nb:expr, $batch:expr, $out:expr) => {
+            for (r, row) in $w.chunks_exact($nb).enumerate() {
+                let out_row = &mut $out[r * $batch..(r + 1) * $batch];
+                let mut b0 = 0;
+                // SAFETY (all calls): AVX2 and FMA are enabled for the caller.
+                while $batch - b0 >= LANES {
+                    unsafe { $lanes::<LANES>(row, $x, $nb, b0, &mut out_row[b0..b0 + LANES]) };
+                    b0 += LANES;
+                }
+                match $batch - b0 {
+                    3 => unsafe { $lanes::<3>(row, $x, $nb, b0, &mut out_row[b0..]) },
+                    2 => unsafe { $lanes::<2>(row, $x, $nb, b0, &mut out_row[b0..]) },
+                    1 => unsafe { $lanes::<1>(row, $x, $nb, b0, &mut out_row[b0..]) },
+                    _ => {}
+                }
+            }
+        };
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn q4_1_rows(
         w: &[BlockQ4_1],
@@ -463,21 +484,7 @@ mod avx2 {
         batch: usize,
         out: &mut [f32],
     ) {
-        for (r, row) in w.chunks_exact(nb).enumerate() {
-            let out_row = &mut out[r * batch..(r + 1) * batch];
-            let mut b0 = 0;
-            // SAFETY (all calls): AVX2 and FMA are enabled for this function's callers.
-            while batch - b0 >= LANES {
-                unsafe { q4_1_lanes::<LANES>(row, x, nb, b0, &mut out_row[b0..b0 + LANES]) };
-                b0 += LANES;
-            }
-            match batch - b0 {
-                3 => unsafe { q4_1_lanes::<3>(row, x, nb, b0, &mut out_row[b0..]) },
-                2 => unsafe { q4_1_lanes::<2>(row, x, nb, b0, &mut out_row[b0..]) },
-                1 => unsafe { q4_1_lanes::<1>(row, x, nb, b0, &mut out_row[b0..]) },
-                _ => {}
-            }
-        }
+        rows_by_lane_groups!(q4_1_lanes, w, x, nb, batch, out);
     }
 
     #[inline]
@@ -524,21 +531,7 @@ mod avx2 {
         batch: usize,
         out: &mut [f32],
     ) {
-        for (r, row) in w.chunks_exact(nb).enumerate() {
-            let out_row = &mut out[r * batch..(r + 1) * batch];
-            let mut b0 = 0;
-            // SAFETY (all calls): AVX2 and FMA are enabled for this function's callers.
-            while batch - b0 >= LANES {
-                unsafe { q8_0_lanes::<LANES>(row, x, nb, b0, &mut out_row[b0..b0 + LANES]) };
-                b0 += LANES;
-            }
-            match batch - b0 {
-                3 => unsafe { q8_0_lanes::<3>(row, x, nb, b0, &mut out_row[b0..]) },
-                2 => unsafe { q8_0_lanes::<2>(row, x, nb, b0, &mut out_row[b0..]) },
-                1 => unsafe { q8_0_lanes::<1>(row, x, nb, b0, &mut out_row[b0..]) },
-                _ => {}
-            }
-        }
+        rows_by_lane_groups!(q8_0_lanes, w, x, nb, batch, out);
     }
 
     #[inline]
