@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${ADFORGE_PEER_VENV:-$HOME/.cache/adforge/peer-venv}"
-model="${1:-${ADFORGE_MODEL_CACHE:-data/models}/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf}"
-shift || true
+# The GGUF: a first argument ending in .gguf, else the default model in the model cache.
+model="${ADFORGE_MODEL_CACHE:-data/models}/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ "${1:-}" != "${1%.gguf}" ]; then
+  model=$1
+  shift
+fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet numpy 'llama-cpp-python==0.3.36'
