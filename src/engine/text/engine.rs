@@ -147,11 +147,14 @@ impl TextEngine {
         // Every event fits: a token and a finish per generated token and choice, plus margin.
         let capacity = (request.max_tokens + 2) * request.n.max(1) + 2;
         let (events, receiver) = mpsc::channel(capacity);
-        match self.tx.try_send(Incoming { request, events }) {
-            Ok(()) => {
-                self.waiting.fetch_add(1, Ordering::Relaxed);
-                Ok(receiver)
-            }
+        // Counted before the send: the worker may take the request before try_send returns.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let sent = self.tx.try_send(Incoming { request, events });
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        match sent {
+            Ok(()) => Ok(receiver),
             Err(TrySendError::Full(_)) => Err(EngineError::QueueFull(self.queue)),
             Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
         }
