@@ -114,8 +114,9 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The caller of a `/v1/*` inference route. Like `/api/*` it takes an API key; without one it is
-/// let in only while the server listens on loopback and no key was configured (as Ollama does).
+/// The caller of a `/v1/*` inference route. Like `/api/*` it takes an API key, except while the
+/// server listens on loopback and no key was configured (as Ollama does): then these routes are
+/// open and whatever key a client sends (the `openai` client always sends one) is not checked.
 pub struct InferenceAuth;
 
 impl FromRequestParts<AppState> for InferenceAuth {
@@ -125,11 +126,7 @@ impl FromRequestParts<AppState> for InferenceAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let has_key = parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-            || parts.headers.contains_key("x-api-key");
-        if !has_key && state.inference_open {
+        if state.inference_open {
             return Ok(Self);
         }
         Auth::from_request_parts(parts, state).await?;

@@ -32,7 +32,8 @@ async fn server_with(
     let text = tokio::task::spawn_blocking(move || text_service(limits, max_context))
         .await
         .unwrap();
-    let server = TestServer::start_with_text(db.store.clone(), queue, Some(text.clone())).await;
+    let server =
+        TestServer::start_with_text(db.store.clone(), queue, Some(text.clone()), true).await;
     (db, server, text)
 }
 
@@ -342,4 +343,45 @@ async fn full_queue_is_429_and_a_disconnect_frees_the_slot() {
     .await;
     assert_eq!(status, 200);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inference_needs_a_valid_key_unless_open_on_loopback() {
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let queue = Arc::new(EmbeddedQueue::new(db.store.clone()));
+    let text = tokio::task::spawn_blocking(|| text_service(EngineLimits::default(), 512))
+        .await
+        .unwrap();
+    let closed =
+        TestServer::start_with_text(db.store.clone(), queue.clone(), Some(text.clone()), false)
+            .await;
+    let (status, err) = send(closed.client.get(closed.url("/v1/models"))).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, _) = send(
+        closed
+            .client
+            .get(closed.url("/v1/models"))
+            .bearer_auth("sk-anything"),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        send(closed.get("/v1/models")).await.0,
+        200,
+        "a valid key is accepted"
+    );
+    closed.stop().await;
+    // Open (loopback, no configured key): the key the openai client always sends is not checked.
+    let open = TestServer::start_with_text(db.store.clone(), queue, Some(text), true).await;
+    let (status, _) = send(
+        open.client
+            .get(open.url("/v1/models"))
+            .bearer_auth("sk-anything"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    open.stop().await;
 }

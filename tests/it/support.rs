@@ -465,13 +465,15 @@ pub const TEST_MAX_BODY: usize = 8 * 1024;
 
 impl TestServer {
     pub async fn start(store: Store, queue: Arc<dyn JobQueue>) -> Self {
-        Self::start_with_text(store, queue, None).await
+        Self::start_with_text(store, queue, None, true).await
     }
 
+    /// With a text model; `inference_open` as for a server on loopback without a configured key.
     pub async fn start_with_text(
         store: Store,
         queue: Arc<dyn JobQueue>,
         text: Option<adforge::engine::text::TextService>,
+        inference_open: bool,
     ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
@@ -509,7 +511,7 @@ impl TestServer {
                 request_timeout: Duration::from_secs(10),
             },
             text: text.clone(),
-            inference_open: true,
+            inference_open,
             shutdown: stop.child_token(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
