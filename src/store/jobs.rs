@@ -693,7 +693,7 @@ async fn insert_event(
              WHERE job_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
         )
         .bind(job_id)
-        .bind(super::jobs::EVENTS_KEPT_PER_JOB)
+        .bind(EVENTS_KEPT_PER_JOB)
         .execute(&mut *conn)
         .await?;
     }

@@ -303,10 +303,7 @@ impl Worker {
         }
         let mut caches: Vec<(usize, usize, SeqCache)> = Vec::new();
         for (si, ci, _, _) in &work {
-            let cache = std::mem::replace(
-                &mut running[*si].choices[*ci].cache,
-                self.model.new_cache(0),
-            );
+            let cache = std::mem::take(&mut running[*si].choices[*ci].cache);
             caches.push((*si, *ci, cache));
         }
         let result = {

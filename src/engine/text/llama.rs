@@ -341,7 +341,7 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, width: usize, out: &mut Vec<f32
 
 /// The keys and values of one sequence, per layer: `len` positions of `n_head_kv * head_dim`.
 /// Cloned once to fork the choices of a request after their shared prefill.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SeqCache {
     k: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
