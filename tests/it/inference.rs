@@ -215,6 +215,208 @@ async fn same_seed_same_text_alone_co_batched_and_streamed() {
     server.stop().await;
 }
 
+/// Checks `value` against the parts of JSON Schema the tests use: type, properties, required,
+/// additionalProperties false, enum, string length, numeric bounds, array item counts.
+fn check_schema(value: &Value, schema: &Value, path: &str) {
+    if let Some(options) = schema["enum"].as_array() {
+        assert!(
+            options.contains(value),
+            "{path}: {value} not in {options:?}"
+        );
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let object = value
+                .as_object()
+                .unwrap_or_else(|| panic!("{path}: not an object"));
+            for key in schema["required"].as_array().into_iter().flatten() {
+                assert!(
+                    object.contains_key(key.as_str().unwrap()),
+                    "{path}: missing {key}"
+                );
+            }
+            for (key, field) in object {
+                match schema["properties"].get(key) {
+                    Some(sub) => check_schema(field, sub, &format!("{path}.{key}")),
+                    None => assert_ne!(
+                        schema["additionalProperties"],
+                        json!(false),
+                        "{path}: unexpected {key}"
+                    ),
+                }
+            }
+        }
+        Some("array") => {
+            let items = value
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: not an array"));
+            if let Some(min) = schema["minItems"].as_u64() {
+                assert!(items.len() as u64 >= min, "{path}: fewer than {min} items");
+            }
+            if let Some(max) = schema["maxItems"].as_u64() {
+                assert!(items.len() as u64 <= max, "{path}: more than {max} items");
+            }
+            for (i, item) in items.iter().enumerate() {
+                check_schema(item, &schema["items"], &format!("{path}[{i}]"));
+            }
+        }
+        Some("string") => {
+            let text = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{path}: not a string"));
+            if let Some(max) = schema["maxLength"].as_u64() {
+                assert!(
+                    text.chars().count() as u64 <= max,
+                    "{path}: {text:?} too long"
+                );
+            }
+            if let Some(min) = schema["minLength"].as_u64() {
+                assert!(
+                    text.chars().count() as u64 >= min,
+                    "{path}: {text:?} too short"
+                );
+            }
+        }
+        Some(kind @ ("integer" | "number")) => {
+            let number = value
+                .as_f64()
+                .unwrap_or_else(|| panic!("{path}: not a number"));
+            if kind == "integer" {
+                assert!(
+                    value.is_i64() || value.is_u64(),
+                    "{path}: {value} not an integer"
+                );
+            }
+            if let Some(min) = schema["minimum"].as_f64() {
+                assert!(number >= min, "{path}: {number} below {min}");
+            }
+            if let Some(max) = schema["maximum"].as_f64() {
+                assert!(number <= max, "{path}: {number} above {max}");
+            }
+        }
+        Some("boolean") => assert!(value.is_boolean(), "{path}: not a boolean"),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_schema_output_parses_and_validates() {
+    let (_db, server, _text) = server().await;
+    let ad = json!({
+        "type": "object",
+        "properties": {
+            "headline": {"type": "string", "minLength": 3, "maxLength": 40},
+            "tone": {"enum": ["playful", "serious", "urgent"]},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "minItems": 1, "maxItems": 3}
+        },
+        "required": ["headline", "tone", "tags"],
+        "additionalProperties": false
+    });
+    let product = json!({
+        "type": "object",
+        "properties": {
+            "product": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 30},
+                    "price": {"type": "number", "minimum": 0, "maximum": 1000}
+                },
+                "required": ["name", "price"],
+                "additionalProperties": false
+            },
+            "in_stock": {"type": "boolean"},
+            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+            "colours": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 2}
+        },
+        "required": ["product", "in_stock", "rating", "colours"],
+        "additionalProperties": false
+    });
+    let cases = [
+        (
+            "Write an ad for running shoes as JSON.",
+            ad.clone(),
+            json!({"temperature": 0}),
+        ),
+        (
+            "Write an ad for a bakery as JSON.",
+            ad,
+            json!({"temperature": 0.9, "seed": 7, "n": 3}),
+        ),
+        (
+            "Describe a teapot for sale as JSON.",
+            product.clone(),
+            json!({"temperature": 0}),
+        ),
+        (
+            "Describe a bicycle for sale as JSON.",
+            product,
+            json!({"temperature": 1.2, "seed": 3, "n": 2, "stream": true}),
+        ),
+    ];
+    // All at once, so constrained and co-batched choices share steps.
+    let requests = cases.iter().map(|(prompt, schema, extra)| {
+        let mut body = chat(prompt, extra.clone());
+        body["max_tokens"] = json!(200);
+        body["response_format"] =
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
+        let request = server
+            .client
+            .post(server.url("/v1/chat/completions"))
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            if body["stream"] == json!(true) {
+                let mut texts = vec![String::new(); body["n"].as_u64().unwrap() as usize];
+                for data in read_stream(response).await {
+                    if data == "[DONE]" {
+                        continue;
+                    }
+                    let chunk: Value = serde_json::from_str(&data).unwrap();
+                    for choice in chunk["choices"].as_array().unwrap() {
+                        let i = choice["index"].as_u64().unwrap() as usize;
+                        texts[i].push_str(choice["delta"]["content"].as_str().unwrap_or(""));
+                    }
+                }
+                texts
+            } else {
+                let body: Value = response.json().await.unwrap();
+                body["choices"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| {
+                        assert_eq!(c["finish_reason"], "stop", "{c}");
+                        c["message"]["content"].as_str().unwrap().to_string()
+                    })
+                    .collect()
+            }
+        }
+    });
+    let outputs = futures::future::join_all(requests).await;
+    for ((prompt, schema, extra), texts) in cases.iter().zip(outputs) {
+        assert_eq!(texts.len() as u64, extra["n"].as_u64().unwrap_or(1));
+        for text in texts {
+            let value: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{prompt}: {text:?} does not parse: {e}"));
+            check_schema(&value, schema, "$");
+        }
+    }
+    // json_object: any object.
+    let (status, body) = send(server.client.post(server.url("/v1/chat/completions")).json(&chat(
+        "Give me a JSON object describing a cat.",
+        json!({"temperature": 0, "max_tokens": 120, "response_format": {"type": "json_object"}}),
+    )))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    if body["choices"][0]["finish_reason"] == "stop" {
+        let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert!(value.is_object(), "{text}");
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_name_the_field_and_the_limit() {
     let (_db, server, _text) = server_with(EngineLimits::default(), 256).await;
@@ -249,7 +451,20 @@ async fn bad_requests_name_the_field_and_the_limit() {
                 json!({"response_format": {"type": "json_schema", "json_schema": {}}}),
             ),
             400,
-            "response_format",
+            "response_format.json_schema.schema: is required",
+        ),
+        (
+            chat(
+                "hi",
+                json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "frob"}}}}),
+            ),
+            400,
+            "response_format.json_schema.schema: cannot be compiled",
+        ),
+        (
+            chat("hi", json!({"response_format": {"type": "yaml"}})),
+            400,
+            "response_format.type",
         ),
         (
             chat("hi", json!({"model": "gpt-5"})),

@@ -5,13 +5,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ApiError;
-use crate::engine::text::{ChatMessage, SamplingParams, TextRequest, TextService};
+use crate::engine::text::{ChatMessage, Constraint, SamplingParams, TextRequest, TextService};
 
 pub const MAX_N: usize = 8;
 pub const MAX_STOP: usize = 4;
 pub const MAX_STOP_LEN: usize = 64;
 pub const MAX_TOP_LOGPROBS: usize = 20;
 pub const MAX_MESSAGES: usize = 256;
+/// The largest `response_format` schema accepted, serialized.
+pub const MAX_SCHEMA_BYTES: usize = 32 * 1024;
 
 /// A string or a list of strings (OpenAI's `stop` and `prompt`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -241,10 +243,49 @@ fn generation(
             logprobs: false,
             top_logprobs,
             ignore_eos: sampling.ignore_eos,
+            constraint: None,
         },
         stream: sampling.stream,
         include_usage: sampling.stream_options.is_some_and(|o| o.include_usage),
         logprobs: false,
+    })
+}
+
+/// The grammar a `response_format` asks for: none for `text`, any JSON object for
+/// `json_object`, the schema for `json_schema` (OpenAI's shape: `{"type": "json_schema",
+/// "json_schema": {"name": ..., "schema": {...}}}`).
+fn response_constraint(
+    service: &TextService,
+    format: &serde_json::Value,
+) -> Result<Option<Constraint>, ApiError> {
+    let kind = format.get("type").and_then(|t| t.as_str());
+    let compiled = match kind {
+        Some("text") => return Ok(None),
+        Some("json_object") => service.grammar.json_object(),
+        Some("json_schema") => {
+            let Some(schema) = format.pointer("/json_schema/schema") else {
+                return Err(bad(
+                    "response_format.json_schema.schema: is required for type json_schema".into(),
+                ));
+            };
+            let size = schema.to_string().len();
+            if size > MAX_SCHEMA_BYTES {
+                return Err(bad(format!(
+                    "response_format.json_schema.schema: {size} bytes is above the limit of {MAX_SCHEMA_BYTES}"
+                )));
+            }
+            service.grammar.json_schema(schema.clone())
+        }
+        other => {
+            return Err(bad(format!(
+                "response_format.type: {other:?} is not one of text, json_object, json_schema"
+            )));
+        }
+    };
+    compiled.map(Some).map_err(|e| {
+        bad(format!(
+            "response_format.json_schema.schema: cannot be compiled: {e}"
+        ))
     })
 }
 
@@ -268,13 +309,10 @@ impl ChatCompletionRequest {
                 self.messages.len()
             )));
         }
-        if let Some(format) = &self.response_format
-            && format.get("type").and_then(|t| t.as_str()) != Some("text")
-        {
-            return Err(bad(
-                "response_format: only {\"type\": \"text\"} is supported by this server so far (JSON-schema constrained decoding is not built yet)".into(),
-            ));
-        }
+        let constraint = match &self.response_format {
+            Some(format) => response_constraint(service, format)?,
+            None => None,
+        };
         let mut messages = Vec::with_capacity(self.messages.len());
         for (i, message) in self.messages.into_iter().enumerate() {
             if !matches!(message.role.as_str(), "system" | "user" | "assistant") {
@@ -322,6 +360,7 @@ impl ChatCompletionRequest {
         let mut valid = generation(service, prompt, max_tokens, top_logprobs, self.sampling)?;
         valid.logprobs = self.logprobs;
         valid.request.logprobs = self.logprobs;
+        valid.request.constraint = constraint;
         Ok(valid)
     }
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use llguidance::toktrie::SimpleVob;
+
+use super::grammar::{Constraint, apply_mask};
 use super::llama::{Llama, Scratch, SeqCache, StepSeq};
 use super::sampler::{Sampled, Sampler, SamplingParams};
 use super::tokenizer::TextTokenizer;
@@ -29,6 +32,8 @@ pub struct TextRequest {
     /// Alternatives to report per token (0: none).
     pub top_logprobs: usize,
     pub ignore_eos: bool,
+    /// Output must follow this grammar (`response_format`); each choice decodes with a copy.
+    pub constraint: Option<Constraint>,
 }
 
 /// Why a choice ended.
@@ -179,6 +184,7 @@ struct Choice {
     /// Text already sent.
     sent: usize,
     pending: Option<u32>,
+    constraint: Option<Constraint>,
 }
 
 struct Seq {
@@ -238,6 +244,7 @@ impl Worker {
             generated: Vec::new(),
             sent: 0,
             pending: None,
+            constraint: request.constraint.clone(),
         };
         running.push(Seq {
             request,
@@ -302,24 +309,44 @@ impl Worker {
             }
         }
         let mut caches: Vec<(usize, usize, SeqCache)> = Vec::new();
-        for (si, ci, _, _) in &work {
-            let cache = std::mem::take(&mut running[*si].choices[*ci].cache);
-            caches.push((*si, *ci, cache));
+        // Constrained choices that sample this step: their masks are computed while the forward
+        // pass runs.
+        let mut constrained: Vec<(usize, usize, Constraint, Option<SimpleVob>)> = Vec::new();
+        for (si, ci, _, wants_logits) in &work {
+            let choice = &mut running[*si].choices[*ci];
+            caches.push((*si, *ci, std::mem::take(&mut choice.cache)));
+            if *wants_logits && let Some(constraint) = choice.constraint.take() {
+                constrained.push((*si, *ci, constraint, None));
+            }
         }
-        let result = {
-            let mut batch: Vec<StepSeq<'_>> = work
-                .iter()
-                .zip(caches.iter_mut())
-                .map(|((_, _, tokens, logits), (_, _, cache))| StepSeq {
-                    tokens,
-                    cache,
-                    logits: *logits,
-                })
-                .collect();
-            self.model.forward(&mut batch, scratch)
-        };
+        let model = &self.model;
+        let (result, ()) = rayon::join(
+            || {
+                let mut batch: Vec<StepSeq<'_>> = work
+                    .iter()
+                    .zip(caches.iter_mut())
+                    .map(|((_, _, tokens, logits), (_, _, cache))| StepSeq {
+                        tokens,
+                        cache,
+                        logits: *logits,
+                    })
+                    .collect();
+                model.forward(&mut batch, scratch)
+            },
+            || {
+                use rayon::prelude::*;
+                constrained
+                    .par_iter_mut()
+                    .for_each(|(_, _, constraint, mask)| *mask = constraint.mask());
+            },
+        );
         for (si, ci, cache) in caches {
             running[si].choices[ci].cache = cache;
+        }
+        let mut masks: Vec<(usize, usize, Option<SimpleVob>)> = Vec::new();
+        for (si, ci, constraint, mask) in constrained {
+            running[si].choices[ci].constraint = Some(constraint);
+            masks.push((si, ci, mask));
         }
         let mut logits = match result {
             Ok(logits) => logits.into_iter(),
@@ -357,6 +384,7 @@ impl Worker {
                             generated: Vec::new(),
                             sent: 0,
                             pending: None,
+                            constraint: seq.request.constraint.clone(),
                         });
                     }
                 }
@@ -367,6 +395,10 @@ impl Worker {
             let Some(step_logits) = logits.next() else {
                 continue;
             };
+            let mask = masks
+                .iter()
+                .find(|m| m.0 == si && m.1 == ci)
+                .and_then(|m| m.2.as_ref());
             if seq.choices.len() > 1
                 && ci == 0
                 && seq
@@ -376,11 +408,12 @@ impl Worker {
                     .all(|c| c.generated.is_empty() && c.pending.is_none())
             {
                 // First logits after a shared prefill: every choice samples from them.
+                // Their constraints are fresh copies of one grammar: the mask is shared too.
                 for c in 0..seq.choices.len() {
-                    self.sample_into(seq, c, &step_logits);
+                    self.sample_into(seq, c, &step_logits, mask);
                 }
             } else {
-                self.sample_into(seq, ci, &step_logits);
+                self.sample_into(seq, ci, &step_logits, mask);
             }
         }
         running.retain(|s| {
@@ -389,9 +422,31 @@ impl Worker {
     }
 
     /// Samples the next token of choice `ci`, sends it, and finishes the choice when it should.
-    fn sample_into(&self, seq: &mut Seq, ci: usize, logits: &[f32]) {
+    fn sample_into(&self, seq: &mut Seq, ci: usize, logits: &[f32], mask: Option<&SimpleVob>) {
         let request = &seq.request;
         let choice = &mut seq.choices[ci];
+        let masked;
+        let logits = match (&choice.constraint, mask) {
+            (None, _) => logits,
+            (Some(_), Some(mask)) => {
+                masked = {
+                    let mut l = logits.to_vec();
+                    apply_mask(&mut l, mask);
+                    l
+                };
+                &masked
+            }
+            (Some(constraint), None) => {
+                let error = constraint
+                    .error()
+                    .unwrap_or_else(|| "no token can follow".into());
+                let _ = seq
+                    .events
+                    .try_send(TextEvent::Failed(format!("constrained decoding: {error}")));
+                choice.pending = None;
+                return;
+            }
+        };
         let context: Vec<u32> = if request.params.repetition_penalty != 1.0 {
             request
                 .prompt
@@ -414,13 +469,28 @@ impl Worker {
         if !is_eos {
             choice.generated.push(token);
         }
+        // The grammar takes the token; when it is complete the choice ends here.
+        let mut grammar_done = false;
+        if let Some(constraint) = choice.constraint.as_mut()
+            && !is_eos
+        {
+            if !constraint.commit(token) {
+                let error = constraint.error().unwrap_or_default();
+                let _ = seq
+                    .events
+                    .try_send(TextEvent::Failed(format!("constrained decoding: {error}")));
+                choice.pending = None;
+                return;
+            }
+            grammar_done = constraint.is_finished();
+        }
         let text = self.tokenizer.decode(&choice.generated).unwrap_or_default();
         let stop_at = request
             .stop
             .iter()
             .filter_map(|s| text.find(s.as_str()))
             .min();
-        let finish = if is_eos || stop_at.is_some() {
+        let finish = if is_eos || grammar_done || stop_at.is_some() {
             Some(FinishReason::Stop)
         } else if choice.generated.len() >= request.max_tokens {
             Some(FinishReason::Length)

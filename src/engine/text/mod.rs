@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod engine;
 pub mod gguf;
+pub mod grammar;
 pub mod kernels;
 pub mod llama;
 pub mod sampler;
@@ -12,6 +13,7 @@ pub mod tokenizer;
 pub use chat::{ChatMessage, ChatTemplate};
 pub use engine::{EngineError, EngineLimits, FinishReason, TextEngine, TextEvent, TextRequest};
 pub use gguf::{GgufError, GgufFile};
+pub use grammar::{Constraint, GrammarCompiler, GrammarError};
 pub use llama::{Llama, LlamaConfig, Scratch, SeqCache, StepError, StepSeq};
 pub use sampler::{Sampled, SamplingParams};
 pub use tokenizer::TextTokenizer;
@@ -24,6 +26,8 @@ pub struct TextService {
     pub name: String,
     pub engine: TextEngine,
     pub template: std::sync::Arc<ChatTemplate>,
+    /// Compiles `response_format` schemas against this model's vocabulary.
+    pub grammar: std::sync::Arc<GrammarCompiler>,
     pub max_context: usize,
 }
 
@@ -35,6 +39,8 @@ pub enum LoadError {
     Tokenizer(#[from] tokenizer::TokenizerError),
     #[error(transparent)]
     Template(#[from] chat::TemplateError),
+    #[error(transparent)]
+    Grammar(#[from] GrammarError),
 }
 
 impl TextService {
@@ -67,10 +73,13 @@ impl TextService {
             context = max_context,
             "text model loaded"
         );
+        let engine = TextEngine::start(model, tokenizer, limits);
+        let grammar = GrammarCompiler::new(engine.tokenizer.clone())?;
         Ok(Self {
             name: name.to_string(),
-            engine: TextEngine::start(model, tokenizer, limits),
+            engine,
             template: std::sync::Arc::new(template),
+            grammar: std::sync::Arc::new(grammar),
             max_context,
         })
     }
