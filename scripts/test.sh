@@ -27,11 +27,11 @@ export ADFORGE_TEST_POSTGRES_URL="postgres://adforge@127.0.0.1:$pg_port/postgres
 export ADFORGE_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 export ADFORGE_TEST_PG_BIN="$(pg_bin_dir)"
 
-# The text engine's tests run the real default LLM: pull it once into a cache kept between runs.
+# The text and embedding tests run the real default models: pulled once into a cache kept between runs.
 export ADFORGE_TEST_MODEL_CACHE="${ADFORGE_TEST_MODEL_CACHE:-$HOME/.cache/adforge/models}"
 log "pulling the test models into $ADFORGE_TEST_MODEL_CACHE"
 cargo build --quiet --bin adforge
-ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" target/debug/adforge models pull smollm2-135m-instruct
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" target/debug/adforge models pull smollm2-135m-instruct all-minilm-l6-v2
 
 log "cargo fmt --check"
 cargo fmt --check

@@ -1,6 +1,7 @@
 //! Wiring: builds the store, queue, model registry, device and job system from resolved
 //! settings, and runs the server and worker roles until a shutdown signal. `main` stays thin.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Limits};
 use crate::auth::{self, AuthError};
-use crate::config::{HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs};
+use crate::config::{
+    EmbedArgs, HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs,
+};
+use crate::engine::embed::{EmbedError, EmbedLimits, EmbedService};
 use crate::engine::text::{EngineLimits, LoadError, TextService};
 use crate::engine::{self, DeviceError, DeviceInfo, ModelRegistry, RegistryError};
 use crate::jobs::embedded::EmbeddedQueue;
@@ -34,6 +38,8 @@ pub enum AppError {
     Auth(#[from] AuthError),
     #[error("loading text model {model}: {source}")]
     Text { model: String, source: LoadError },
+    #[error("loading embedding model {model}: {source}")]
+    Embed { model: String, source: EmbedError },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -83,34 +89,59 @@ pub fn open_models(models: &ModelArgs, store: &StoreArgs) -> Result<ModelRegistr
     )?)
 }
 
+/// The directory of model `name` when it is configured, known and installed; `None` with a
+/// warning saying what to do otherwise (the routes it serves answer 503 meanwhile).
+fn installed_model(
+    models: &ModelRegistry,
+    name: &str,
+    routes: &str,
+) -> Option<(crate::engine::registry::Manifest, PathBuf)> {
+    if name.is_empty() {
+        return None;
+    }
+    let manifest = match models.get(name) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            tracing::warn!(error = %e, "model not loaded: {routes} answer 503");
+            return None;
+        }
+    };
+    if !models.status(manifest, false).installed {
+        tracing::warn!(
+            model = %name,
+            "model not installed: {routes} answer 503 until `adforge models pull {name}` and a restart"
+        );
+        return None;
+    }
+    Some((manifest.clone(), models.model_dir(&manifest.name)))
+}
+
+/// Runs a blocking model load off the async runtime.
+async fn load_blocking<T: Send + 'static>(
+    what: &str,
+    load: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(load)
+        .await
+        .map_err(|e| AppError::Io {
+            context: format!("loading the {what} model"),
+            source: std::io::Error::other(e),
+        })
+}
+
 /// Loads the configured text model when it is installed; `None` (with a warning) when not.
 pub async fn load_text_model(
     models: &ModelRegistry,
     args: &TextArgs,
 ) -> Result<Option<TextService>, AppError> {
-    if args.text_model.is_empty() {
+    let Some((manifest, dir)) = installed_model(models, &args.text_model, "/v1 text routes") else {
         return Ok(None);
-    }
-    let manifest = match models.get(&args.text_model) {
-        Ok(manifest) => manifest,
-        Err(e) => {
-            tracing::warn!(error = %e, "text model not loaded: /v1 routes answer 503");
-            return Ok(None);
-        }
     };
-    if !models.status(manifest, false).installed {
-        tracing::warn!(
-            model = %args.text_model,
-            "text model not installed: /v1 routes answer 503 until `adforge models pull {}` and a restart",
-            args.text_model
-        );
-        return Ok(None);
-    }
     let Some(file) = manifest.files.iter().find(|f| f.path.ends_with(".gguf")) else {
         tracing::warn!(model = %args.text_model, "text model has no GGUF file; not loaded");
         return Ok(None);
     };
-    let path = models.model_dir(&manifest.name).join(&file.path);
+    let path = dir.join(&file.path);
     let name = args.text_model.clone();
     let limits = EngineLimits {
         batch: BatchLimits {
@@ -121,17 +152,38 @@ pub async fn load_text_model(
         max_running: usize::from(args.max_batch),
     };
     let max_context = args.max_context;
-    let loaded =
-        tokio::task::spawn_blocking(move || TextService::load(&name, &path, limits, max_context))
-            .await
-            .map_err(|e| AppError::Io {
-                context: "loading the text model".into(),
-                source: std::io::Error::other(e),
-            })?;
-    loaded.map(Some).map_err(|source| AppError::Text {
+    load_blocking("text", move || {
+        TextService::load(&name, &path, limits, max_context)
+    })
+    .await?
+    .map(Some)
+    .map_err(|source| AppError::Text {
         model: args.text_model.clone(),
         source,
     })
+}
+
+/// Loads the configured embedding model when it is installed; `None` (with a warning) when not.
+pub async fn load_embed_model(
+    models: &ModelRegistry,
+    args: &EmbedArgs,
+) -> Result<Option<EmbedService>, AppError> {
+    let Some((_, dir)) = installed_model(models, &args.embed_model, "/v1/embeddings") else {
+        return Ok(None);
+    };
+    let name = args.embed_model.clone();
+    let limits = EmbedLimits {
+        queue: args.embed_queue.max(1),
+        max_batch: usize::from(args.embed_batch),
+        ..EmbedLimits::default()
+    };
+    load_blocking("embedding", move || EmbedService::load(&name, &dir, limits))
+        .await?
+        .map(Some)
+        .map_err(|source| AppError::Embed {
+            model: args.embed_model.clone(),
+            source,
+        })
 }
 
 /// The parts shared by the server and worker roles.
@@ -221,6 +273,7 @@ pub struct PreparedServer {
     pub generated_admin_key: Option<Secret>,
     core: Core,
     text: Option<TextService>,
+    embed: Option<EmbedService>,
     http: HttpArgs,
     worker_args: WorkerArgs,
 }
@@ -232,14 +285,17 @@ pub async fn prepare_server(
     worker_args: &WorkerArgs,
     http: &HttpArgs,
     text_args: &TextArgs,
+    embed_args: &EmbedArgs,
 ) -> Result<PreparedServer, AppError> {
     let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
     let text = load_text_model(&core.models, text_args).await?;
+    let embed = load_embed_model(&core.models, embed_args).await?;
     Ok(PreparedServer {
         generated_admin_key,
         core,
         text,
+        embed,
         http: http.clone(),
         worker_args: worker_args.clone(),
     })
@@ -271,6 +327,7 @@ impl PreparedServer {
                 request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             },
             text: self.text.clone(),
+            embed: self.embed.clone(),
             inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
             shutdown: shutdown.clone(),
         };

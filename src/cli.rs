@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use adforge::app;
-use adforge::config::{HttpArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs};
+use adforge::config::{EmbedArgs, HttpArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs};
 use adforge::engine::registry::{FileState, PullOutcome};
 
 #[derive(Debug, Parser)]
@@ -39,6 +39,8 @@ pub enum Command {
         worker: WorkerArgs,
         #[command(flatten)]
         text: TextArgs,
+        #[command(flatten)]
+        embed: EmbedArgs,
     },
     /// Run jobs from the queue, without HTTP (scale-out: many workers, one database and Redis).
     Worker {
@@ -127,9 +129,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             models,
             worker,
             text,
+            embed,
         } => {
             let server =
-                app::prepare_server(&store, &queue, &models, &worker, &http, &text).await?;
+                app::prepare_server(&store, &queue, &models, &worker, &http, &text, &embed).await?;
             if let Some(key) = &server.generated_admin_key {
                 eprintln!(
                     "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\

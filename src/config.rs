@@ -142,6 +142,21 @@ pub struct TextArgs {
     pub max_batch: u16,
 }
 
+/// The sentence-embedding model behind `/v1/embeddings`.
+#[derive(Debug, Clone, Args)]
+pub struct EmbedArgs {
+    /// Embedding model to load at start (a manifest name); empty: none. Skipped with a warning
+    /// when it is not installed.
+    #[arg(long, env = "ADFORGE_EMBED_MODEL", default_value = "all-minilm-l6-v2")]
+    pub embed_model: String,
+    /// Requests waiting for the embedding engine before new ones get 429.
+    #[arg(long, env = "ADFORGE_EMBED_QUEUE", default_value_t = 64)]
+    pub embed_queue: usize,
+    /// Sentences embedded together in one forward pass.
+    #[arg(long, env = "ADFORGE_EMBED_BATCH", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub embed_batch: u16,
+}
+
 impl ModelArgs {
     pub fn cache_dir(&self, store: &StoreArgs) -> PathBuf {
         self.model_cache

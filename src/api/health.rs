@@ -105,7 +105,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         .iter()
         .map(|m| {
             let status = state.models.status(m, false);
-            let loaded = state.text.as_ref().is_some_and(|t| t.name == status.name);
+            let loaded = state.text.as_ref().is_some_and(|t| t.name == status.name)
+                || state.embed.as_ref().is_some_and(|e| e.name == status.name);
             ModelReadiness {
                 name: status.name,
                 task: status.task,

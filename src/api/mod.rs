@@ -52,6 +52,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The loaded text model, if any.
     pub text: Option<TextService>,
+    /// The loaded sentence-embedding model, if any.
+    pub embed: Option<crate::engine::embed::EmbedService>,
     /// `/v1/*` without a key: only on loopback with no configured key.
     pub inference_open: bool,
     /// Fires when the server begins shutting down: event streams end so connections can close.

@@ -13,14 +13,14 @@ use super::{AppState, health, jobs, openai};
     info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
     paths(
         health::health, health::ready, health::metrics,
-        openai::list_models, openai::completions, openai::chat_completions,
+        openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
     modifiers(&ApiKeyAuth),
     tags((name = "ops", description = "Health, readiness and metrics"),
          (name = "jobs", description = "Queued background work with progress"),
-         (name = "inference", description = "OpenAI-compatible text generation"))
+         (name = "inference", description = "OpenAI-compatible text generation and embeddings"))
 )]
 struct ApiDoc;
 

@@ -2,11 +2,12 @@
 //!
 //! Owns the model registry (manifests, cache, pulls), device selection, and the CUDA kernels
 //! compiled at run time. Model forward passes never run on the async runtime: each loaded model
-//! gets its own worker thread fed by a bounded channel (the text, embedding, image and video
-//! engines arrive with their issues; this foundation loads no model yet). This module knows
+//! gets its own worker thread fed by a bounded channel (text and embeddings so far; image and video
+//! arrive with their issues). This module knows
 //! nothing of HTTP or SQL.
 
 pub mod device;
+pub mod embed;
 pub mod kernels;
 pub mod registry;
 pub mod text;

@@ -6,6 +6,7 @@
 
 mod api;
 mod binary;
+mod embed;
 mod inference;
 mod models;
 mod queue;

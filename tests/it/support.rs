@@ -475,6 +475,17 @@ impl TestServer {
         text: Option<adforge::engine::text::TextService>,
         inference_open: bool,
     ) -> Self {
+        Self::start_with_models(store, queue, text, None, inference_open).await
+    }
+
+    /// With a text and an embedding model.
+    pub async fn start_with_models(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        text: Option<adforge::engine::text::TextService>,
+        embed: Option<adforge::engine::embed::EmbedService>,
+        inference_open: bool,
+    ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
         init_logs();
@@ -511,6 +522,7 @@ impl TestServer {
                 request_timeout: Duration::from_secs(10),
             },
             text: text.clone(),
+            embed,
             inference_open,
             shutdown: stop.child_token(),
         };

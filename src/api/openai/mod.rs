@@ -1,8 +1,9 @@
 //! OpenAI-compatible inference routes: `/v1/models`, `/v1/completions`,
-//! `/v1/chat/completions` (JSON or server-sent event chunks ending in `[DONE]`). Requests are
+//! `/v1/chat/completions` (JSON or server-sent event chunks ending in `[DONE]`), `/v1/embeddings`. Requests are
 //! validated into engine requests at the edge; a client that disconnects drops its receiver,
 //! which frees its slot in the engine at the next step.
 
+pub mod embeddings;
 mod types;
 
 use std::convert::Infallible;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/models", get(list_models))
         .route("/v1/completions", post(completions))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
 }
 
 fn text_service(state: &AppState) -> Result<&TextService, ApiError> {
@@ -49,11 +51,11 @@ fn now_secs() -> u64 {
 /// The models this server can generate with.
 #[utoipa::path(get, path = "/v1/models", tag = "inference", responses((status = 200, body = ModelList)))]
 pub async fn list_models(State(state): State<AppState>, _auth: InferenceAuth) -> Json<ModelList> {
-    let data = state
-        .text
-        .iter()
-        .map(|t| ModelCard {
-            id: t.name.clone(),
+    let names = state.text.iter().map(|t| t.name.clone());
+    let data = names
+        .chain(state.embed.iter().map(|e| e.name.clone()))
+        .map(|id| ModelCard {
+            id,
             object: "model",
             created: now_secs(),
             owned_by: "adforge",
