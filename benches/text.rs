@@ -1,4 +1,5 @@
-//! One decode step of the text engine at batch sizes 1..16 on the real SmolLM2-135M Q4_1 GGUF.
+//! One decode step of the text engine at batch sizes 1..16 on the real SmolLM2-135M Q4_1 GGUF,
+//! and candle's stock `quantized_llama` beside it (batch 1 and 8).
 //! Run: `cargo bench --bench text` (the model comes from ADFORGE_MODEL_CACHE, default
 //! ./data/models, as `adforge models pull` installs it). Throughput is in tokens per second.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
@@ -68,5 +69,50 @@ fn decode_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_step);
+/// The peer inside candle: its stock `quantized_llama` on the same file, built with the same
+/// flags (.cargo/config.toml). A batch of b is one (b, 1) input through its shared KV cache: all
+/// sequences at the same position, the best case for it.
+fn stock_candle_decode_step(c: &mut Criterion) {
+    use candle_core::quantized::gguf_file;
+    use candle_core::{Device, Tensor};
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    let path = model_path();
+    if !path.exists() {
+        return;
+    }
+    let mut group = c.benchmark_group("stock_candle_decode_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
+    for batch in [1usize, 8] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("batch_{batch}"), |b| {
+            b.iter_custom(|iters| {
+                let mut file = std::fs::File::open(&path).unwrap();
+                let content = gguf_file::Content::read(&mut file).unwrap();
+                let mut model = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+                // Its forward can only take the last position of a batch of one, so the 32-token
+                // context goes in one token at a time.
+                let token = Tensor::new(&[42u32], &Device::Cpu)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap()
+                    .repeat((batch, 1))
+                    .unwrap();
+                let context = 32;
+                for pos in 0..context {
+                    model.forward(&token, pos).unwrap();
+                }
+                let started = Instant::now();
+                for step in 0..iters as usize {
+                    model.forward(&token, context + step).unwrap();
+                }
+                started.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode_step, stock_candle_decode_step);
 criterion_main!(benches);
