@@ -6,6 +6,7 @@
 
 mod error;
 mod extract;
+mod generate;
 mod health;
 mod jobs;
 mod openai;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(generate::router())
         .merge(openai::router())
         .merge(openapi::router())
         .fallback(not_found)

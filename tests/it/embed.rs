@@ -13,7 +13,7 @@ use crate::support::{StoreKind, TestDb, TestServer, send};
 
 const MODEL: &str = "all-minilm-l6-v2";
 
-fn model_dir() -> PathBuf {
+pub fn model_dir() -> PathBuf {
     let cache = std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_else(|_| {
         panic!("ADFORGE_TEST_MODEL_CACHE is not set: run the suite through ./scripts/test.sh")
     });

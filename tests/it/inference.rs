@@ -13,7 +13,7 @@ use crate::support::{StoreKind, TestDb, TestServer, send, sse_blocks, wait_for};
 
 const MODEL: &str = "smollm2-135m-instruct";
 
-fn text_service(limits: EngineLimits, max_context: usize) -> TextService {
+pub fn text_service(limits: EngineLimits, max_context: usize) -> TextService {
     let cache = std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_else(|_| {
         panic!("ADFORGE_TEST_MODEL_CACHE is not set: run the suite through ./scripts/test.sh")
     });

@@ -6,6 +6,7 @@
 
 mod api;
 mod binary;
+mod copy;
 mod embed;
 mod inference;
 mod models;

@@ -125,7 +125,7 @@ async fn respond(
         .submit(valid.request.clone())
         .map_err(|e| match e {
             EngineError::QueueFull(_) => ApiError::TooManyRequests(e.to_string()),
-            EngineError::Stopped => ApiError::Internal(e.to_string()),
+            EngineError::Stopped | EngineError::Failed(_) => ApiError::Internal(e.to_string()),
         })?;
     let ctx = Ctx {
         id: shape.id(),

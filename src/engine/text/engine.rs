@@ -76,6 +76,8 @@ pub enum EngineError {
     QueueFull(usize),
     #[error("the text engine has stopped")]
     Stopped,
+    #[error("generation failed: {0}")]
+    Failed(String),
 }
 
 /// Sizes that protect the machine.

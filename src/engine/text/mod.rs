@@ -84,3 +84,60 @@ impl TextService {
         })
     }
 }
+
+/// One choice of a finished completion.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub index: usize,
+    pub text: String,
+    /// `None` only if the engine stopped before the choice finished.
+    pub finish: Option<FinishReason>,
+    pub completion_tokens: usize,
+}
+
+impl TextService {
+    /// The prompt tokens of a chat, through the model's template.
+    pub fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, LoadError> {
+        let text = self.template.render(messages)?;
+        Ok(self.engine.tokenizer.encode(&text)?)
+    }
+
+    /// Runs `request` to the end and returns its choices in order (for callers inside the
+    /// server: the copy generator, the planner). Dropping the future cancels the request.
+    pub async fn complete(&self, request: TextRequest) -> Result<Vec<Completion>, EngineError> {
+        let n = request.n.max(1);
+        let mut events = self.engine.submit(request)?;
+        let mut choices: Vec<Completion> = (0..n)
+            .map(|index| Completion {
+                index,
+                text: String::new(),
+                finish: None,
+                completion_tokens: 0,
+            })
+            .collect();
+        let mut open = n;
+        while open > 0 {
+            match events.recv().await {
+                Some(TextEvent::Token { choice, text, .. }) => {
+                    if let Some(c) = choices.get_mut(choice) {
+                        c.text.push_str(&text);
+                    }
+                }
+                Some(TextEvent::Finished {
+                    choice,
+                    reason,
+                    completion_tokens,
+                }) => {
+                    if let Some(c) = choices.get_mut(choice) {
+                        c.finish = Some(reason);
+                        c.completion_tokens = completion_tokens;
+                    }
+                    open -= 1;
+                }
+                Some(TextEvent::Failed(message)) => return Err(EngineError::Failed(message)),
+                None => return Err(EngineError::Stopped),
+            }
+        }
+        Ok(choices)
+    }
+}

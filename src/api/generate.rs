@@ -1,0 +1,112 @@
+//! `/api/generate/*`: creatives from a product brief. `POST /api/generate/copy` answers with n
+//! ad-copy variants within the platform's character limits.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::extract::{Auth, ValidJson};
+use super::{ApiError, AppState};
+use crate::engine::embed::EmbedError;
+use crate::engine::text::EngineError;
+use crate::orchestrate::Platform;
+use crate::orchestrate::copy::{CopyBrief, CopyError, CopySet, generate_copy};
+
+/// Variants in one request.
+pub const MAX_VARIANTS: usize = 8;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRequest {
+    /// What is advertised (1-500 characters).
+    pub product: String,
+    /// Who it is for (up to 300 characters).
+    #[serde(default)]
+    pub audience: String,
+    /// Voice of the copy, e.g. "playful" (up to 60 characters; default "friendly").
+    pub tone: Option<String>,
+    pub platform: Platform,
+    /// Language to write in (default English).
+    pub language: Option<String>,
+    /// Variants wanted (1-8, default 3).
+    pub n: Option<usize>,
+    /// Same seed, same variants.
+    pub seed: Option<u64>,
+}
+
+fn text_field(name: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(ApiError::bad_request(format!(
+            "{name}: {chars} characters is outside {min}..={max}"
+        )));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::bad_request(format!(
+            "{name}: control characters are not allowed"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+impl CopyRequest {
+    fn validate(self) -> Result<CopyBrief, ApiError> {
+        let n = self.n.unwrap_or(3);
+        if !(1..=MAX_VARIANTS).contains(&n) {
+            return Err(ApiError::bad_request(format!(
+                "n: {n} is outside 1..={MAX_VARIANTS}"
+            )));
+        }
+        Ok(CopyBrief {
+            product: text_field("product", &self.product, 1, 500)?,
+            audience: text_field("audience", &self.audience, 0, 300)?,
+            tone: text_field("tone", self.tone.as_deref().unwrap_or("friendly"), 1, 60)?,
+            platform: self.platform,
+            language: text_field(
+                "language",
+                self.language.as_deref().unwrap_or("English"),
+                1,
+                40,
+            )?,
+            n,
+            seed: self.seed.unwrap_or_else(rand::random),
+        })
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/generate/copy", post(generate_copy_route))
+}
+
+/// Ad copy for a platform: n distinct variants (headline, primary text, description, call to
+/// action), each within the platform's limits, decoded under a JSON schema.
+#[utoipa::path(post, path = "/api/generate/copy", tag = "generate", request_body = CopyRequest,
+    responses((status = 200, body = CopySet),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 429, body = super::ErrorBody), (status = 503, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn generate_copy_route(
+    State(state): State<AppState>,
+    Auth(_principal): Auth,
+    ValidJson(body): ValidJson<CopyRequest>,
+) -> Result<Json<CopySet>, ApiError> {
+    let brief = body.validate()?;
+    let text = state.text.as_ref().ok_or_else(|| {
+        ApiError::ModelNotLoaded(
+            "no text model is loaded on this server: install one with `adforge models pull smollm2-135m-instruct` and restart".into(),
+        )
+    })?;
+    let set = generate_copy(text, state.embed.as_ref(), &brief)
+        .await
+        .map_err(|e| match e {
+            CopyError::Engine(EngineError::QueueFull(_))
+            | CopyError::Embed(EmbedError::QueueFull(_)) => {
+                ApiError::TooManyRequests(e.to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    Ok(Json(set))
+}

@@ -1,0 +1,26 @@
+//! The campaign loop around the models: ad copy now; campaigns, the planner agent, the ad
+//! platforms and analytics arrive with the orchestration issue. Uses the engines through their
+//! handles (`TextService`, `EmbedService`); knows nothing of HTTP or SQL.
+
+pub mod copy;
+
+use serde::{Deserialize, Serialize};
+
+/// The ad platforms adforge writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Meta,
+    Google,
+    Tiktok,
+}
+
+impl Platform {
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Meta => "Meta (Facebook and Instagram)",
+            Platform::Google => "Google responsive display",
+            Platform::Tiktok => "TikTok",
+        }
+    }
+}
