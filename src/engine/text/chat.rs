@@ -1,5 +1,6 @@
 //! Chat templates: the model's own Jinja template from its GGUF metadata
-//! (`tokenizer.chat_template`), rendered with minijinja; ChatML when the file has none.
+//! (`tokenizer.chat_template`), rendered with minijinja; when the file has none, Gemma's turns
+//! for Gemma and ChatML for the others.
 
 use minijinja::{Environment, context};
 use serde::Serialize;
@@ -12,6 +13,10 @@ pub struct ChatMessage {
 }
 
 const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/// Gemma's turns, for Gemma files that carry no template (the base models). Gemma has no
+/// system role: a system message becomes a user turn.
+pub const GEMMA: &str = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = 'user' %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
 
 #[derive(Debug, thiserror::Error)]
 #[error("chat template: {0}")]

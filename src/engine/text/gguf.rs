@@ -93,6 +93,13 @@ impl GgufFile {
         })
     }
 
+    pub fn bool(&self, key: &str) -> Result<bool, GgufError> {
+        self.get(key)?.to_bool().map_err(|e| GgufError::Metadata {
+            key: key.into(),
+            message: e.to_string(),
+        })
+    }
+
     pub fn array(&self, key: &str) -> Result<&Vec<Value>, GgufError> {
         self.get(key)?.to_vec().map_err(|e| GgufError::Metadata {
             key: key.into(),
@@ -153,6 +160,9 @@ impl GgufFile {
 
     /// A 2-D weight as a matrix (rows x cols).
     pub fn matrix(&mut self, name: &str) -> Result<QMatrix, GgufError> {
+        if !self.has_native_kernel(name) {
+            return self.requantized(name);
+        }
         let (kind, dims, data) = self.raw(name)?;
         let [rows, cols] = dims[..] else {
             return Err(GgufError::Tensor {
@@ -161,6 +171,44 @@ impl GgufFile {
             });
         };
         QMatrix::from_raw(kind, rows, cols, &data).map_err(|source| GgufError::Kernel {
+            name: name.into(),
+            source,
+        })
+    }
+
+    /// Whether the engine's kernels read this tensor's storage type as it is.
+    fn has_native_kernel(&self, name: &str) -> bool {
+        self.content.tensor_infos.get(name).is_none_or(|info| {
+            matches!(
+                info.ggml_dtype,
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::Q4_1 | GgmlDType::Q8_0
+            )
+        })
+    }
+
+    /// A matrix stored in a type the engine has no kernel for (Q4_K, Q5_0, Q6_K, ...): decoded
+    /// to f32 by candle and re-encoded as Q8_0, which the engine's kernels read. Q8_0 holds
+    /// every value of those 4-6 bit types within half a step of its 8-bit grid, so the
+    /// difference is rounding, at about twice the memory of the file's encoding.
+    fn requantized(&mut self, name: &str) -> Result<QMatrix, GgufError> {
+        let err = |message: String| GgufError::Tensor {
+            name: name.into(),
+            message,
+        };
+        let tensor = self
+            .content
+            .tensor(&mut self.file, name, &candle_core::Device::Cpu)
+            .map_err(|e| err(e.to_string()))?;
+        let dims = tensor.shape().dims().to_vec();
+        let [rows, cols] = dims[..] else {
+            return Err(err(format!("expected 2 dimensions, got {dims:?}")));
+        };
+        let values = tensor
+            .dequantize(&candle_core::Device::Cpu)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(|e| err(e.to_string()))?;
+        QMatrix::q8_0_from_f32(rows, cols, &values).map_err(|source| GgufError::Kernel {
             name: name.into(),
             source,
         })

@@ -33,7 +33,7 @@ impl TokenizerEnv for TokenizerView {
 
     fn tokenize_bytes(&self, s: &[u8]) -> Vec<TokenId> {
         self.tokenizer
-            .encode(&String::from_utf8_lossy(s))
+            .encode_plain(&String::from_utf8_lossy(s))
             .unwrap_or_default()
     }
 }
@@ -55,16 +55,9 @@ impl std::fmt::Debug for Constraint {
 
 impl GrammarCompiler {
     pub fn new(tokenizer: Arc<TextTokenizer>) -> Result<Self, GrammarError> {
-        let json: serde_json::Value = tokenizer
-            .inner
-            .to_string(false)
-            .map_err(|e| GrammarError::Trie(e.to_string()))
-            .and_then(|s| {
-                serde_json::from_str(&s).map_err(|e| GrammarError::Trie(e.to_string()))
-            })?;
-        let mut words = llguidance::token_bytes_from_tokenizer_json(&json)
+        let words = tokenizer
+            .token_bytes()
             .map_err(|e| GrammarError::Trie(e.to_string()))?;
-        words.resize(tokenizer.vocab_size, Vec::new());
         let eos = tokenizer.eos_ids.first().copied().unwrap_or(0);
         let info = TokRxInfo::new(tokenizer.vocab_size as u32, eos);
         let trie = TokTrie::from(&info, &words).with_eos_tokens(&tokenizer.eos_ids);

@@ -174,6 +174,42 @@ impl QMatrix {
         }
     }
 
+    /// Encodes f32 values as Q8_0 blocks (per block of 32: scale = max |v| / 127).
+    pub fn q8_0_from_f32(rows: usize, cols: usize, values: &[f32]) -> Result<Self, KernelError> {
+        if !cols.is_multiple_of(QK) {
+            return Err(KernelError::Columns { cols });
+        }
+        if values.len() != rows * cols {
+            return Err(KernelError::Size {
+                rows,
+                cols,
+                got: values.len() * 4,
+                expected: rows * cols * 4,
+            });
+        }
+        let blocks = values
+            .chunks_exact(QK)
+            .map(|chunk| {
+                let amax = chunk.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let d = amax / 127.0;
+                let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+                let mut qs = [0i8; QK];
+                for (q, v) in qs.iter_mut().zip(chunk) {
+                    *q = (v * inv).round() as i8;
+                }
+                BlockQ8_0 {
+                    d: f16::from_f32(d),
+                    qs,
+                }
+            })
+            .collect();
+        Ok(Self {
+            rows,
+            cols,
+            weights: Weights::Q8_0(blocks),
+        })
+    }
+
     pub fn weights(&self) -> &Weights {
         &self.weights
     }

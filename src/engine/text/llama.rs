@@ -1,5 +1,10 @@
-//! The llama family (SmolLM2, Llama, Qwen2-style GQA) as a batched forward step over the
-//! engine's own quantized matrices.
+//! Decoder-only transformers of the llama family (SmolLM2, Llama) and Gemma 3 as a batched
+//! forward step over the engine's own quantized matrices. Gemma 3 differs in a few places, all
+//! read from the GGUF: the embedding is scaled by sqrt(width), queries and keys are RMS-normed
+//! per head, attention and MLP outputs are normed before the residual add, the MLP gate is
+//! GELU (tanh) instead of SiLU, RoPE rotates the two halves of a head (NeoX style) instead of
+//! adjacent pairs, and five of every six layers attend to a sliding window with their own RoPE
+//! base.
 //!
 //! One step takes any number of sequences, each with its own tokens to append (a prefill
 //! chunk or one decoded token), its own position and its own KV cache. All their tokens go
@@ -13,9 +18,20 @@ use rayon::prelude::*;
 use super::gguf::{GgufError, GgufFile};
 use super::kernels::{Activations, QMatrix};
 
-/// Hyper-parameters read from GGUF metadata (`llama.*`).
+/// The architectures the step implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Llama,
+    Gemma3,
+}
+
+/// Positions the RoPE tables cover: the longest context the engine serves.
+pub const MAX_POSITIONS: usize = 8192;
+
+/// Hyper-parameters read from GGUF metadata (`llama.*`, `gemma3.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
+    pub family: Family,
     pub n_layer: usize,
     pub n_embd: usize,
     pub n_ff: usize,
@@ -26,16 +42,31 @@ pub struct LlamaConfig {
     pub rms_eps: f32,
     pub context_length: usize,
     pub vocab_size: usize,
+    /// Layers with a sliding window attend to this many positions back (Gemma 3's local layers).
+    pub sliding_window: Option<usize>,
+    /// RoPE base of the sliding-window layers.
+    pub rope_local_base: f32,
 }
 
 impl LlamaConfig {
     pub fn from_gguf(gguf: &GgufFile) -> Result<Self, GgufError> {
         let arch = gguf.string("general.architecture")?;
+        let family = match arch.as_str() {
+            "llama" => Family::Llama,
+            "gemma3" => Family::Gemma3,
+            other => {
+                return Err(GgufError::Metadata {
+                    key: "general.architecture".into(),
+                    message: format!("{other:?} is not supported (llama and gemma3 are)"),
+                });
+            }
+        };
         let key = |k: &str| format!("{arch}.{k}");
         let n_embd = gguf.u32(&key("embedding_length"))? as usize;
         let n_head = gguf.u32(&key("attention.head_count"))? as usize;
         let vocab_size = gguf.dims("token_embd.weight")?[0];
         Ok(Self {
+            family,
             n_layer: gguf.u32(&key("block_count"))? as usize,
             n_embd,
             n_ff: gguf.u32(&key("feed_forward_length"))? as usize,
@@ -43,20 +74,41 @@ impl LlamaConfig {
             n_head_kv: gguf
                 .u32(&key("attention.head_count_kv"))
                 .map_or(n_head, |v| v as usize),
-            head_dim: n_embd / n_head,
+            head_dim: gguf
+                .u32(&key("attention.key_length"))
+                .map_or(n_embd / n_head, |v| v as usize),
             rope_base: gguf.f32(&key("rope.freq_base")).unwrap_or(10_000.0),
             rms_eps: gguf
                 .f32(&key("attention.layer_norm_rms_epsilon"))
                 .unwrap_or(1e-5),
             context_length: gguf
                 .u32(&key("context_length"))
-                .map_or(2048, |v| v as usize),
+                .map_or(2048, |v| v as usize)
+                .min(MAX_POSITIONS),
             vocab_size,
+            sliding_window: gguf
+                .u32(&key("attention.sliding_window"))
+                .ok()
+                .map(|v| v as usize),
+            rope_local_base: gguf.f32(&key("rope.local_freq_base")).unwrap_or(10_000.0),
         })
     }
 
     fn kv_width(&self) -> usize {
         self.n_head_kv * self.head_dim
+    }
+
+    /// Width of the attention output (all query heads).
+    fn q_width(&self) -> usize {
+        self.n_head * self.head_dim
+    }
+
+    /// Gemma 3: every sixth layer is global, the others slide.
+    fn window_of(&self, layer: usize) -> Option<usize> {
+        match self.family {
+            Family::Gemma3 if !(layer + 1).is_multiple_of(6) => self.sliding_window,
+            _ => None,
+        }
     }
 }
 
@@ -69,6 +121,14 @@ struct Layer {
     /// Gate and up stacked: rows 2 n_ff.
     gate_up: QMatrix,
     down: QMatrix,
+    /// Per-head norms of queries and keys (Gemma 3).
+    qk_norm: Option<(Vec<f32>, Vec<f32>)>,
+    /// Norms of the attention and MLP outputs before the residual add (Gemma 3).
+    post_norms: Option<(Vec<f32>, Vec<f32>)>,
+    /// Positions back this layer attends to; `None`: all.
+    window: Option<usize>,
+    /// Which RoPE table this layer uses.
+    rope: usize,
 }
 
 /// A loaded llama-family model.
@@ -78,9 +138,32 @@ pub struct Llama {
     layers: Vec<Layer>,
     norm: Vec<f32>,
     lm_head: QMatrix,
-    /// cos/sin of every (position, pair) up to the context length: [pos][head_dim/2].
-    rope_cos: Vec<f32>,
-    rope_sin: Vec<f32>,
+    /// cos/sin of every (position, pair) up to the context length, [pos][head_dim/2], for
+    /// each RoPE base in use.
+    rope: Vec<RopeTable>,
+    embed_scale: f32,
+}
+
+struct RopeTable {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl RopeTable {
+    fn new(base: f32, head_dim: usize, positions: usize) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(positions * half);
+        let mut sin = Vec::with_capacity(positions * half);
+        for pos in 0..positions {
+            for i in 0..half {
+                let freq = 1.0 / base.powf(2.0 * i as f32 / head_dim as f32);
+                let angle = pos as f32 * freq;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        Self { cos, sin }
+    }
 }
 
 fn stacked(gguf: &mut GgufFile, names: &[String]) -> Result<QMatrix, GgufError> {
@@ -98,9 +181,29 @@ impl Llama {
     pub fn load(gguf: &mut GgufFile) -> Result<Self, GgufError> {
         let config = LlamaConfig::from_gguf(gguf)?;
         let mut layers = Vec::with_capacity(config.n_layer);
+        let gemma = config.family == Family::Gemma3;
         for i in 0..config.n_layer {
             let name = |t: &str| format!("blk.{i}.{t}.weight");
+            let (qk_norm, post_norms) = if gemma {
+                (
+                    Some((
+                        gguf.vector(&name("attn_q_norm"))?,
+                        gguf.vector(&name("attn_k_norm"))?,
+                    )),
+                    Some((
+                        gguf.vector(&name("post_attention_norm"))?,
+                        gguf.vector(&name("post_ffw_norm"))?,
+                    )),
+                )
+            } else {
+                (None, None)
+            };
+            let window = config.window_of(i);
             layers.push(Layer {
+                qk_norm,
+                post_norms,
+                window,
+                rope: usize::from(window.is_some()),
                 attn_norm: gguf.vector(&name("attn_norm"))?,
                 qkv: stacked(gguf, &[name("attn_q"), name("attn_k"), name("attn_v")])?,
                 wo: gguf.matrix(&name("attn_output"))?,
@@ -117,29 +220,31 @@ impl Llama {
             embed.clone()
         };
         let norm = gguf.vector("output_norm.weight")?;
-        let half = config.head_dim / 2;
-        let positions = config.context_length;
-        let mut rope_cos = Vec::with_capacity(positions * half);
-        let mut rope_sin = Vec::with_capacity(positions * half);
-        for pos in 0..positions {
-            for i in 0..half {
-                let freq = 1.0
-                    / config
-                        .rope_base
-                        .powf(2.0 * i as f32 / config.head_dim as f32);
-                let angle = pos as f32 * freq;
-                rope_cos.push(angle.cos());
-                rope_sin.push(angle.sin());
-            }
+        let mut rope = vec![RopeTable::new(
+            config.rope_base,
+            config.head_dim,
+            config.context_length,
+        )];
+        if config.sliding_window.is_some() && gemma {
+            rope.push(RopeTable::new(
+                config.rope_local_base,
+                config.head_dim,
+                config.context_length,
+            ));
         }
+        let embed_scale = if gemma {
+            (config.n_embd as f32).sqrt()
+        } else {
+            1.0
+        };
         Ok(Self {
             config,
             embed,
             layers,
             norm,
             lm_head,
-            rope_cos,
-            rope_sin,
+            rope,
+            embed_scale,
         })
     }
 
@@ -167,7 +272,7 @@ impl Llama {
         scratch: &mut Scratch,
     ) -> Result<Vec<Vec<f32>>, StepError> {
         let c = &self.config;
-        let (d, hd, kvw) = (c.n_embd, c.head_dim, c.kv_width());
+        let (d, hd, kvw, qw) = (c.n_embd, c.head_dim, c.kv_width(), c.q_width());
         let total: usize = batch.iter().map(|s| s.tokens.len()).sum();
         if total == 0 {
             return Ok(Vec::new());
@@ -193,8 +298,11 @@ impl Llama {
         let s = scratch;
         s.x.resize(total * d, 0.0);
         for (t, token) in batch.iter().flat_map(|seq| seq.tokens.iter()).enumerate() {
-            self.embed
-                .row_f32(*token as usize, &mut s.x[t * d..(t + 1) * d]);
+            let row = &mut s.x[t * d..(t + 1) * d];
+            self.embed.row_f32(*token as usize, row);
+            if self.embed_scale != 1.0 {
+                row.iter_mut().for_each(|v| *v *= self.embed_scale);
+            }
         }
         let qkv_width = (c.n_head + 2 * c.n_head_kv) * hd;
         for (li, layer) in self.layers.iter().enumerate() {
@@ -205,18 +313,30 @@ impl Llama {
             // RoPE on q and k, then append k and v to the caches.
             for (t, &(e, pos)) in placement.iter().enumerate() {
                 let row = &mut s.qkv[t * qkv_width..(t + 1) * qkv_width];
-                for head in row[..(c.n_head + c.n_head_kv) * hd].chunks_exact_mut(hd) {
-                    self.rope(head, pos);
+                for (h, head) in row[..(c.n_head + c.n_head_kv) * hd]
+                    .chunks_exact_mut(hd)
+                    .enumerate()
+                {
+                    if let Some((q_norm, k_norm)) = &layer.qk_norm {
+                        let weight = if h < c.n_head { q_norm } else { k_norm };
+                        rms_norm_in_place(head, weight, c.rms_eps);
+                    }
+                    self.rope(head, pos, layer.rope);
                 }
                 let cache = &mut batch[e].cache;
                 cache.k[li].extend_from_slice(&row[c.n_head * hd..c.n_head * hd + kvw]);
                 cache.v[li].extend_from_slice(&row[c.n_head * hd + kvw..]);
             }
-            s.att.resize(total * d, 0.0);
+            s.att.resize(total * qw, 0.0);
             self.attention(batch, &placement, &s.qkv, li, &mut s.att);
-            s.acts.set(&s.att, total, d);
+            s.acts.set(&s.att, total, qw);
             s.tmp.resize(total * d, 0.0);
             layer.wo.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            if let Some((post_attn, _)) = &layer.post_norms {
+                s.tmp
+                    .chunks_exact_mut(d)
+                    .for_each(|row| rms_norm_in_place(row, post_attn, c.rms_eps));
+            }
             for (x, o) in s.x.iter_mut().zip(&s.tmp) {
                 *x += o;
             }
@@ -228,12 +348,26 @@ impl Llama {
             for (t, out) in s.hidden.chunks_exact_mut(c.n_ff).enumerate() {
                 let row = &s.ff[t * 2 * c.n_ff..(t + 1) * 2 * c.n_ff];
                 let (gate, up) = row.split_at(c.n_ff);
-                for ((h, g), u) in out.iter_mut().zip(gate).zip(up) {
-                    *h = g / (1.0 + (-g).exp()) * u;
+                match c.family {
+                    Family::Llama => {
+                        for ((h, g), u) in out.iter_mut().zip(gate).zip(up) {
+                            *h = g / (1.0 + (-g).exp()) * u;
+                        }
+                    }
+                    Family::Gemma3 => {
+                        for ((h, g), u) in out.iter_mut().zip(gate).zip(up) {
+                            *h = gelu_tanh(*g) * u;
+                        }
+                    }
                 }
             }
             s.acts.set(&s.hidden, total, c.n_ff);
             layer.down.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            if let Some((_, post_ffn)) = &layer.post_norms {
+                s.tmp
+                    .chunks_exact_mut(d)
+                    .for_each(|row| rms_norm_in_place(row, post_ffn, c.rms_eps));
+            }
             for (x, o) in s.x.iter_mut().zip(&s.tmp) {
                 *x += o;
             }
@@ -264,16 +398,29 @@ impl Llama {
             .collect())
     }
 
-    /// Rotary embedding of one head in place: adjacent pairs (GGUF llama weights are permuted
-    /// for this layout).
-    fn rope(&self, head: &mut [f32], pos: usize) {
+    /// Rotary embedding of one head in place: adjacent pairs for llama (GGUF llama weights are
+    /// permuted for this layout), the two halves of the head for Gemma (NeoX style).
+    fn rope(&self, head: &mut [f32], pos: usize, table: usize) {
         let half = self.config.head_dim / 2;
-        let cos = &self.rope_cos[pos * half..(pos + 1) * half];
-        let sin = &self.rope_sin[pos * half..(pos + 1) * half];
-        for (i, pair) in head.chunks_exact_mut(2).enumerate() {
-            let (a, b) = (pair[0], pair[1]);
-            pair[0] = a * cos[i] - b * sin[i];
-            pair[1] = a * sin[i] + b * cos[i];
+        let table = &self.rope[table];
+        let cos = &table.cos[pos * half..(pos + 1) * half];
+        let sin = &table.sin[pos * half..(pos + 1) * half];
+        match self.config.family {
+            Family::Llama => {
+                for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+                    let (a, b) = (pair[0], pair[1]);
+                    pair[0] = a * cos[i] - b * sin[i];
+                    pair[1] = a * sin[i] + b * cos[i];
+                }
+            }
+            Family::Gemma3 => {
+                let (first, second) = head.split_at_mut(half);
+                for i in 0..half {
+                    let (a, b) = (first[i], second[i]);
+                    first[i] = a * cos[i] - b * sin[i];
+                    second[i] = a * sin[i] + b * cos[i];
+                }
+            }
         }
     }
 
@@ -292,19 +439,22 @@ impl Llama {
         let qkv_width = (c.n_head + 2 * c.n_head_kv) * hd;
         let group = c.n_head / c.n_head_kv;
         let scale = 1.0 / (hd as f32).sqrt();
-        out.par_chunks_mut(c.n_embd)
+        let window = self.layers[layer].window;
+        out.par_chunks_mut(c.q_width())
             .enumerate()
             .for_each(|(t, out_row)| {
                 let (e, pos) = placement[t];
                 let keys = &batch[e].cache.k[layer];
                 let values = &batch[e].cache.v[layer];
                 let q_row = &qkv[t * qkv_width..t * qkv_width + c.n_head * hd];
-                let mut scores = vec![0.0f32; pos + 1];
+                let start = window.map_or(0, |w| (pos + 1).saturating_sub(w));
+                let mut scores = vec![0.0f32; pos + 1 - start];
                 for h in 0..c.n_head {
                     let q = &q_row[h * hd..(h + 1) * hd];
                     let kv_off = (h / group) * hd;
                     let mut max = f32::NEG_INFINITY;
-                    for (p, score) in scores.iter_mut().enumerate() {
+                    for (i, score) in scores.iter_mut().enumerate() {
+                        let p = start + i;
                         let k = &keys[p * kvw + kv_off..p * kvw + kv_off + hd];
                         *score = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
                         max = max.max(*score);
@@ -316,7 +466,8 @@ impl Llama {
                     }
                     let o = &mut out_row[h * hd..(h + 1) * hd];
                     o.fill(0.0);
-                    for (p, score) in scores.iter().enumerate() {
+                    for (i, score) in scores.iter().enumerate() {
+                        let p = start + i;
                         let w = score / sum;
                         let v = &values[p * kvw + kv_off..p * kvw + kv_off + hd];
                         for (oi, vi) in o.iter_mut().zip(v) {
@@ -326,6 +477,20 @@ impl Llama {
                 }
             });
     }
+}
+
+fn rms_norm_in_place(row: &mut [f32], weight: &[f32], eps: f32) {
+    let mean_sq = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
+    let inv = 1.0 / (mean_sq + eps).sqrt();
+    for (v, w) in row.iter_mut().zip(weight) {
+        *v *= inv * w;
+    }
+}
+
+/// GELU, tanh approximation (Gemma's `gelu_pytorch_tanh`).
+fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
 }
 
 fn rms_norm(x: &[f32], weight: &[f32], eps: f32, width: usize, out: &mut Vec<f32>) {

@@ -8,6 +8,7 @@ pub mod grammar;
 pub mod kernels;
 pub mod llama;
 pub mod sampler;
+pub mod spm;
 pub mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate};
@@ -53,11 +54,17 @@ impl TextService {
     ) -> Result<Self, LoadError> {
         let mut gguf = GgufFile::open(path)?;
         let tokenizer = TextTokenizer::from_gguf(&gguf)?;
-        let template_source = gguf.string("tokenizer.chat_template").ok();
+        let gemma = gguf
+            .string("general.architecture")
+            .is_ok_and(|a| a.starts_with("gemma"));
+        let template_source = gguf
+            .string("tokenizer.chat_template")
+            .ok()
+            .or_else(|| gemma.then(|| chat::GEMMA.to_string()));
         let token = |key: &str| {
             gguf.u32(key)
                 .ok()
-                .and_then(|id| tokenizer.inner.id_to_token(id))
+                .and_then(|id| tokenizer.id_to_token(id))
                 .unwrap_or_default()
         };
         let template = ChatTemplate::new(

@@ -1,7 +1,8 @@
 //! Tokenizers for GGUF models that ship none as tokenizer.json: built from the GGUF metadata
 //! (`tokenizer.ggml.*`). For the GPT-2 style byte-level BPE of SmolLM2 and other llama-family
-//! models: the vocabulary and merges from the file, digits split one by one, then byte-level
-//! pre-tokenization without a prefix space; tokens of type 3 (control) are special.
+//! models (`gpt2`): the vocabulary and merges from the file, digits split one by one, then
+//! byte-level pre-tokenization without a prefix space; tokens of type 3 (control) are special.
+//! For SentencePiece vocabularies (`llama`, as Gemma ships): pieces and scores, see [`super::spm`].
 
 use ahash::AHashMap;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
@@ -12,12 +13,15 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, Tokenizer};
 
 use super::gguf::{GgufError, GgufFile};
+use super::spm::SpmTokenizer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("tokenizer model {0:?} is not supported (gpt2 byte-level BPE is)")]
+    #[error(
+        "tokenizer model {0:?} is not supported (gpt2 byte-level BPE and llama SentencePiece are)"
+    )]
     Unsupported(String),
     #[error("building the tokenizer: {0}")]
     Build(String),
@@ -26,29 +30,85 @@ pub enum TokenizerError {
 /// Token type of control tokens in `tokenizer.ggml.token_type`.
 const CONTROL: i32 = 3;
 
+enum Backend {
+    Bpe(Box<Tokenizer>),
+    Spm(Box<SpmTokenizer>),
+}
+
 /// A tokenizer and the ids the engine needs.
 pub struct TextTokenizer {
-    pub inner: Tokenizer,
+    backend: Backend,
     /// Ids that end generation (end of text, end of turn).
     pub eos_ids: Vec<u32>,
+    /// Put before every prompt that does not start with it (`tokenizer.ggml.add_bos_token`).
+    pub bos: Option<u32>,
     pub vocab_size: usize,
+}
+
+fn token_strings(gguf: &GgufFile) -> Result<Vec<String>, GgufError> {
+    Ok(gguf
+        .array("tokenizer.ggml.tokens")?
+        .iter()
+        .map(|v| v.to_string().cloned().unwrap_or_default())
+        .collect())
+}
+
+fn token_types(gguf: &GgufFile) -> Vec<i32> {
+    gguf.array("tokenizer.ggml.token_type")
+        .map(|a| a.iter().map(|v| v.to_i32().unwrap_or(1)).collect())
+        .unwrap_or_default()
 }
 
 impl TextTokenizer {
     pub fn from_gguf(gguf: &GgufFile) -> Result<Self, TokenizerError> {
         let model = gguf.string("tokenizer.ggml.model")?;
-        if model != "gpt2" {
-            return Err(TokenizerError::Unsupported(model));
+        let backend = match model.as_str() {
+            "gpt2" => Backend::Bpe(Box::new(Self::bpe(gguf)?)),
+            "llama" => {
+                let scores = gguf
+                    .array("tokenizer.ggml.scores")?
+                    .iter()
+                    .map(|v| v.to_f32().unwrap_or(0.0))
+                    .collect();
+                let unknown = gguf.u32("tokenizer.ggml.unknown_token_id").unwrap_or(0);
+                Backend::Spm(Box::new(SpmTokenizer::new(
+                    token_strings(gguf)?,
+                    scores,
+                    &token_types(gguf),
+                    unknown,
+                )))
+            }
+            _ => return Err(TokenizerError::Unsupported(model)),
+        };
+        let tokens = token_strings(gguf)?;
+        let id = |key: &str| gguf.u32(key).ok();
+        let mut eos_ids: Vec<u32> = [id("tokenizer.ggml.eos_token_id")]
+            .into_iter()
+            .flatten()
+            .collect();
+        for end in ["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>"] {
+            if let Some(i) = tokens.iter().position(|t| t == end)
+                && !eos_ids.contains(&(i as u32))
+            {
+                eos_ids.push(i as u32);
+            }
         }
+        let add_bos = gguf.bool("tokenizer.ggml.add_bos_token").unwrap_or(false);
+        Ok(Self {
+            backend,
+            eos_ids,
+            bos: add_bos.then(|| id("tokenizer.ggml.bos_token_id")).flatten(),
+            vocab_size: tokens.len(),
+        })
+    }
+
+    fn bpe(gguf: &GgufFile) -> Result<Tokenizer, TokenizerError> {
         let tokens: Vec<String> = gguf
             .array("tokenizer.ggml.tokens")?
             .iter()
             .map(|v| v.to_string().cloned().unwrap_or_default())
             .collect();
-        let types: Vec<i32> = gguf
-            .array("tokenizer.ggml.token_type")
-            .map(|a| a.iter().map(|v| v.to_i32().unwrap_or(1)).collect())
-            .unwrap_or_default();
+        let types = token_types(gguf);
         let merges: Vec<(String, String)> = gguf
             .array("tokenizer.ggml.merges")?
             .iter()
@@ -82,37 +142,73 @@ impl TextTokenizer {
         tokenizer
             .add_special_tokens(special)
             .map_err(|e| TokenizerError::Build(e.to_string()))?;
-        let id = |key: &str| gguf.u32(key).ok();
-        let mut eos_ids: Vec<u32> = [id("tokenizer.ggml.eos_token_id")]
-            .into_iter()
-            .flatten()
-            .collect();
-        for end in ["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>"] {
-            if let Some(i) = tokens.iter().position(|t| t == end)
-                && !eos_ids.contains(&(i as u32))
-            {
-                eos_ids.push(i as u32);
-            }
-        }
-        Ok(Self {
-            inner: tokenizer,
-            eos_ids,
-            vocab_size: tokens.len(),
-        })
+        Ok(tokenizer)
     }
 
-    /// Token ids of `text`; special tokens written in the text are recognised.
+    /// Prompt token ids of `text`: special tokens written in the text are recognised, and the
+    /// model's BOS goes first when it wants one and the text does not already start with it.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        self.inner
-            .encode(text, false)
-            .map(|e| e.get_ids().to_vec())
-            .map_err(|e| TokenizerError::Build(e.to_string()))
+        let mut ids = self.encode_plain(text)?;
+        if let Some(bos) = self.bos
+            && ids.first() != Some(&bos)
+        {
+            ids.insert(0, bos);
+        }
+        Ok(ids)
+    }
+
+    /// Token ids of `text` alone (no BOS): a piece of text in the middle of a sequence.
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        match &self.backend {
+            Backend::Bpe(t) => t
+                .encode(text, false)
+                .map(|e| e.get_ids().to_vec())
+                .map_err(|e| TokenizerError::Build(e.to_string())),
+            Backend::Spm(t) => Ok(t.encode(text)),
+        }
     }
 
     /// Text of `ids`, special tokens left out.
     pub fn decode(&self, ids: &[u32]) -> Result<String, TokenizerError> {
-        self.inner
-            .decode(ids, true)
-            .map_err(|e| TokenizerError::Build(e.to_string()))
+        match &self.backend {
+            Backend::Bpe(t) => t
+                .decode(ids, true)
+                .map_err(|e| TokenizerError::Build(e.to_string())),
+            Backend::Spm(t) => Ok(t.decode(ids, true)),
+        }
+    }
+
+    /// The vocabulary entry of `id` as written in the file.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        match &self.backend {
+            Backend::Bpe(t) => t.id_to_token(id),
+            Backend::Spm(t) => t.piece(id).map(str::to_string),
+        }
+    }
+
+    /// Every token's raw bytes, special tokens prefixed with 0xFF (llguidance's convention).
+    pub fn token_bytes(&self) -> Result<Vec<Vec<u8>>, TokenizerError> {
+        let build = |e: String| TokenizerError::Build(e);
+        let mut words = match &self.backend {
+            Backend::Bpe(t) => {
+                let json: serde_json::Value = t
+                    .to_string(false)
+                    .map_err(|e| build(e.to_string()))
+                    .and_then(|s| serde_json::from_str(&s).map_err(|e| build(e.to_string())))?;
+                llguidance::token_bytes_from_tokenizer_json(&json)
+                    .map_err(|e| build(e.to_string()))?
+            }
+            Backend::Spm(t) => (0..t.vocab_size() as u32)
+                .map(|id| {
+                    let mut bytes = t.token_bytes(id);
+                    if t.is_special(id) {
+                        bytes.insert(0, 0xFF);
+                    }
+                    bytes
+                })
+                .collect(),
+        };
+        words.resize(self.vocab_size, Vec::new());
+        Ok(words)
     }
 }
