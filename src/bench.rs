@@ -2,7 +2,8 @@
 //! At each concurrency level, that many clients send fixed prompts back to back (streaming,
 //! fixed output length through `ignore_eos`) for a bounded number of requests; the report gives
 //! time to first token and inter-token latency (p50, p99), aggregate output tokens/s, requests/s,
-//! and the server's peak resident memory (from its `/metrics`).
+//! and the server's peak resident memory (from its `/metrics`). When the server exposes its
+//! text engine's phase counters, each level also reports where the engine's time went.
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,11 @@ pub struct LevelReport {
     pub itl_p50_ms: f64,
     pub itl_p99_ms: f64,
     pub server_peak_rss_mb: Option<f64>,
+    /// Share of the engine thread's time per phase during this level (matmul, attention,
+    /// other_forward, lm_head, sampling, scheduling, idle), from the server's counters.
+    pub engine_time_share: Vec<(String, f64)>,
+    /// Batched steps the engine ran during this level.
+    pub engine_steps: Option<f64>,
 }
 
 const PROMPTS: [&str; 4] = [
@@ -74,6 +80,7 @@ impl TextBench {
         for &concurrency in &self.concurrency {
             // One warm-up request so the first level does not pay for cold caches.
             self.one(&client, 0).await?;
+            let before = self.scrape(&client).await;
             let started = Instant::now();
             let clients = (0..concurrency).map(|c| {
                 let client = client.clone();
@@ -99,6 +106,8 @@ impl TextBench {
             ttft.sort_by(f64::total_cmp);
             itl.sort_by(f64::total_cmp);
             let output_tokens: usize = samples.iter().map(|s| s.tokens).sum();
+            let after = self.scrape(&client).await;
+            let (engine_time_share, engine_steps) = engine_delta(&before, &after);
             reports.push(LevelReport {
                 concurrency,
                 requests: samples.len(),
@@ -110,7 +119,10 @@ impl TextBench {
                 ttft_p99_ms: percentile(&ttft, 99.0),
                 itl_p50_ms: percentile(&itl, 50.0),
                 itl_p99_ms: percentile(&itl, 99.0),
-                server_peak_rss_mb: self.peak_rss(&client).await,
+                server_peak_rss_mb: metric(&after, "adforge_process_peak_rss_bytes")
+                    .map(|bytes| bytes / 1e6),
+                engine_time_share,
+                engine_steps,
             });
         }
         Ok(reports)
@@ -174,20 +186,60 @@ impl TextBench {
         Ok(sample)
     }
 
-    async fn peak_rss(&self, client: &reqwest::Client) -> Option<f64> {
-        let text = client
+    /// The server's `/metrics` text (empty when unreachable).
+    async fn scrape(&self, client: &reqwest::Client) -> String {
+        let response = client
             .get(format!("{}/metrics", self.base_url))
             .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("adforge_process_peak_rss_bytes "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|bytes| bytes / 1e6)
+            .await;
+        match response {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
+}
+
+/// The value of the sample `name` (with its labels, if any) in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+const PHASES: [&str; 7] = [
+    "matmul",
+    "attention",
+    "other_forward",
+    "lm_head",
+    "sampling",
+    "scheduling",
+    "idle",
+];
+
+/// Each engine phase's share of the time between two scrapes, and the steps run.
+fn engine_delta(before: &str, after: &str) -> (Vec<(String, f64)>, Option<f64>) {
+    let seconds = |text: &str, phase: &str| {
+        metric(
+            text,
+            &format!("adforge_text_engine_seconds_total{{phase=\"{phase}\"}}"),
+        )
+    };
+    let deltas: Option<Vec<(String, f64)>> = PHASES
+        .iter()
+        .map(|p| Some((p.to_string(), seconds(after, p)? - seconds(before, p)?)))
+        .collect();
+    let Some(deltas) = deltas else {
+        return (Vec::new(), None);
+    };
+    let total: f64 = deltas.iter().map(|d| d.1).sum();
+    let shares = deltas
+        .into_iter()
+        .map(|(p, d)| (p, if total > 0.0 { d / total } else { 0.0 }))
+        .collect();
+    let steps = metric(after, "adforge_text_engine_steps_total")
+        .zip(metric(before, "adforge_text_engine_steps_total"))
+        .map(|(a, b)| a - b);
+    (shares, steps)
 }
 
 /// A fixed-width table of the reports.
@@ -210,6 +262,25 @@ pub fn table(reports: &[LevelReport]) -> String {
             r.server_peak_rss_mb
                 .map_or("-".to_string(), |m| format!("{m:.0}")),
         ));
+    }
+    if reports.iter().any(|r| !r.engine_time_share.is_empty()) {
+        out.push_str("\nengine time by phase (% of the engine thread's time during the level)\n");
+        out.push_str("conc  steps");
+        for phase in PHASES {
+            out.push_str(&format!("  {phase:>13}"));
+        }
+        out.push('\n');
+        for r in reports {
+            out.push_str(&format!(
+                "{:>4}  {:>5}",
+                r.concurrency,
+                r.engine_steps.map_or("-".into(), |s| format!("{s:.0}"))
+            ));
+            for (_, share) in &r.engine_time_share {
+                out.push_str(&format!("  {:>12.1}%", share * 100.0));
+            }
+            out.push('\n');
+        }
     }
     out
 }

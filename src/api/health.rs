@@ -188,6 +188,38 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             value: peak as f64,
         });
     }
+    if let Some(text) = &state.text {
+        let profile = text.engine.profile();
+        let forward = profile.forward;
+        for (phase, time) in [
+            ("matmul", forward.matmul),
+            ("attention", forward.attention),
+            ("other_forward", forward.other),
+            ("lm_head", forward.lm_head),
+            ("sampling", profile.sampling),
+            ("scheduling", profile.scheduling),
+            ("idle", profile.idle),
+        ] {
+            gauges.push(Gauge {
+                name: "adforge_text_engine_seconds_total",
+                help: "Text engine thread time by phase since start (counter).",
+                labels: vec![("phase", phase.into())],
+                value: time.as_secs_f64(),
+            });
+        }
+        gauges.push(Gauge {
+            name: "adforge_text_engine_steps_total",
+            help: "Batched forward steps run (counter).",
+            labels: vec![],
+            value: profile.steps as f64,
+        });
+        gauges.push(Gauge {
+            name: "adforge_text_engine_tokens_total",
+            help: "Tokens through the layers, prefill and decode (counter).",
+            labels: vec![],
+            value: forward.tokens as f64,
+        });
+    }
     gauges.push(Gauge {
         name: "adforge_models_installed",
         help: "Models whose files are in the model cache.",

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod api;
+mod arch;
 mod binary;
 mod copy;
 mod embed;

@@ -4,17 +4,17 @@
 //! next step. The n choices of a request share one prefill: the cache is copied once when the
 //! prompt is through.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use llguidance::toktrie::SimpleVob;
 
 use super::grammar::{Constraint, apply_mask};
-use super::llama::{Llama, Scratch, SeqCache, StepSeq};
+use super::llama::{Llama, Scratch, SeqCache, StepSeq, StepTimes};
 use super::sampler::{Sampled, Sampler, SamplingParams};
 use super::tokenizer::TextTokenizer;
 use crate::scheduler::{BatchLimits, SeqState, plan_step};
@@ -100,6 +100,18 @@ impl Default for EngineLimits {
     }
 }
 
+/// Where the engine thread's time went since it started: the forward step's parts, sampling
+/// (with constrained-decoding masks that were not ready when the logits were), scheduling
+/// (admission, batch planning, cache and event bookkeeping) and idle waiting for requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EngineProfile {
+    pub steps: u64,
+    pub forward: StepTimes,
+    pub sampling: Duration,
+    pub scheduling: Duration,
+    pub idle: Duration,
+}
+
 struct Incoming {
     request: TextRequest,
     events: mpsc::Sender<TextEvent>,
@@ -113,6 +125,7 @@ pub struct TextEngine {
     pub context_length: usize,
     waiting: Arc<AtomicUsize>,
     active: Arc<AtomicUsize>,
+    profile: Arc<Mutex<EngineProfile>>,
     queue: usize,
 }
 
@@ -123,6 +136,7 @@ impl TextEngine {
         let tokenizer = Arc::new(tokenizer);
         let waiting = Arc::new(AtomicUsize::new(0));
         let active = Arc::new(AtomicUsize::new(0));
+        let profile = Arc::new(Mutex::new(EngineProfile::default()));
         let context_length = model.config.context_length;
         let worker = Worker {
             model,
@@ -130,6 +144,8 @@ impl TextEngine {
             limits: limits.clone(),
             waiting: waiting.clone(),
             active: active.clone(),
+            profile: profile.clone(),
+            sampling: Duration::ZERO,
         };
         std::thread::Builder::new()
             .name("text-engine".into())
@@ -144,8 +160,14 @@ impl TextEngine {
             context_length,
             waiting,
             active,
+            profile,
             queue: limits.queue,
         }
+    }
+
+    /// Where the engine's time went so far.
+    pub fn profile(&self) -> EngineProfile {
+        self.profile.lock().map(|p| *p).unwrap_or_default()
     }
 
     /// Queues a request; its events arrive on the returned receiver. Dropping the receiver
@@ -203,6 +225,9 @@ struct Worker {
     limits: EngineLimits,
     waiting: Arc<AtomicUsize>,
     active: Arc<AtomicUsize>,
+    profile: Arc<Mutex<EngineProfile>>,
+    /// Sampling time of the current step.
+    sampling: Duration,
 }
 
 impl Worker {
@@ -213,12 +238,19 @@ impl Worker {
             // Idle: block for work. Busy: take what has arrived, up to the running limit.
             let slots = |running: &Vec<Seq>| running.iter().map(|s| s.request.n).sum::<usize>();
             if running.is_empty() {
-                match rx.recv_timeout(Duration::from_secs(1)) {
+                let waited = Instant::now();
+                let received = rx.recv_timeout(Duration::from_secs(1));
+                if let Ok(mut profile) = self.profile.lock() {
+                    profile.idle += waited.elapsed();
+                }
+                match received {
                     Ok(incoming) => self.admit(incoming, &mut running),
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
+            let started = Instant::now();
+            let forward_before = scratch.times;
             while slots(&running) < self.limits.max_running {
                 match rx.try_recv() {
                     Ok(incoming) => self.admit(incoming, &mut running),
@@ -230,8 +262,26 @@ impl Worker {
             if running.is_empty() {
                 continue;
             }
+            self.sampling = Duration::ZERO;
             self.step(&mut running, &mut scratch);
             self.active.store(running.len(), Ordering::Relaxed);
+            let forward = scratch.times;
+            let forward_time =
+                (forward.matmul + forward.attention + forward.other + forward.lm_head)
+                    .saturating_sub(
+                        forward_before.matmul
+                            + forward_before.attention
+                            + forward_before.other
+                            + forward_before.lm_head,
+                    );
+            if let Ok(mut profile) = self.profile.lock() {
+                profile.steps += 1;
+                profile.forward = forward;
+                profile.sampling += self.sampling;
+                profile.scheduling += started
+                    .elapsed()
+                    .saturating_sub(forward_time + self.sampling);
+            }
         }
     }
 
@@ -424,7 +474,13 @@ impl Worker {
     }
 
     /// Samples the next token of choice `ci`, sends it, and finishes the choice when it should.
-    fn sample_into(&self, seq: &mut Seq, ci: usize, logits: &[f32], mask: Option<&SimpleVob>) {
+    fn sample_into(&mut self, seq: &mut Seq, ci: usize, logits: &[f32], mask: Option<&SimpleVob>) {
+        let started = Instant::now();
+        self.sample_choice(seq, ci, logits, mask);
+        self.sampling += started.elapsed();
+    }
+
+    fn sample_choice(&self, seq: &mut Seq, ci: usize, logits: &[f32], mask: Option<&SimpleVob>) {
         let request = &seq.request;
         let choice = &mut seq.choices[ci];
         let masked;

@@ -1,5 +1,6 @@
-//! Decoder-only transformers of the llama family (SmolLM2, Llama) and Gemma 3 as a batched
-//! forward step over the engine's own quantized matrices. Gemma 3 differs in a few places, all
+//! Decoder-only transformers of the llama family (SmolLM2, Llama, Qwen2, Qwen3) and Gemma 3 as
+//! a batched forward step over the engine's own quantized matrices. Qwen2 adds biases to Q, K
+//! and V; Qwen3 norms Q and K per head; both rotate head halves (NeoX RoPE). Gemma 3 differs in a few places, all
 //! read from the GGUF: the embedding is scaled by sqrt(width), queries and keys are RMS-normed
 //! per head, attention and MLP outputs are normed before the residual add, the MLP gate is
 //! GELU (tanh) instead of SiLU, RoPE rotates the two halves of a head (NeoX style) instead of
@@ -13,6 +14,8 @@
 //! (prompt plus max tokens): appending never copies. Scratch buffers live in [`Scratch`] and are
 //! reused from step to step.
 
+use std::time::{Duration, Instant};
+
 use rayon::prelude::*;
 
 use super::gguf::{GgufError, GgufFile};
@@ -22,6 +25,10 @@ use super::kernels::{Activations, QMatrix};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     Llama,
+    /// Llama with biases on Q, K and V, NeoX RoPE.
+    Qwen2,
+    /// Llama with per-head Q and K norms, NeoX RoPE.
+    Qwen3,
     Gemma3,
 }
 
@@ -53,11 +60,15 @@ impl LlamaConfig {
         let arch = gguf.string("general.architecture")?;
         let family = match arch.as_str() {
             "llama" => Family::Llama,
+            "qwen2" => Family::Qwen2,
+            "qwen3" => Family::Qwen3,
             "gemma3" => Family::Gemma3,
             other => {
                 return Err(GgufError::Metadata {
                     key: "general.architecture".into(),
-                    message: format!("{other:?} is not supported (llama and gemma3 are)"),
+                    message: format!(
+                        "{other:?} is not supported (llama, qwen2, qwen3 and gemma3 are)"
+                    ),
                 });
             }
         };
@@ -121,7 +132,9 @@ struct Layer {
     /// Gate and up stacked: rows 2 n_ff.
     gate_up: QMatrix,
     down: QMatrix,
-    /// Per-head norms of queries and keys (Gemma 3).
+    /// Biases of Q, K and V, stacked like `qkv` (Qwen2).
+    qkv_bias: Option<Vec<f32>>,
+    /// Per-head norms of queries and keys (Qwen3, Gemma 3).
     qk_norm: Option<(Vec<f32>, Vec<f32>)>,
     /// Norms of the attention and MLP outputs before the residual add (Gemma 3).
     post_norms: Option<(Vec<f32>, Vec<f32>)>,
@@ -166,15 +179,32 @@ impl RopeTable {
     }
 }
 
+/// The named matrices as one (their rows in order), so one product computes them all. Parts
+/// stored in different types (Q4_K_M files mix them) are re-encoded as Q8_0 first.
 fn stacked(gguf: &mut GgufFile, names: &[String]) -> Result<QMatrix, GgufError> {
     let parts = names
         .iter()
         .map(|n| gguf.matrix(n))
         .collect::<Result<Vec<_>, _>>()?;
-    QMatrix::stack(&parts).ok_or_else(|| GgufError::Tensor {
+    if let Some(matrix) = QMatrix::stack(&parts) {
+        return Ok(matrix);
+    }
+    let err = |message: String| GgufError::Tensor {
         name: names.join(" + "),
-        message: "cannot be stacked (different widths or storage types)".into(),
-    })
+        message,
+    };
+    let mut requantized = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let mut values = vec![0.0; part.rows * part.cols];
+        for (r, row) in values.chunks_exact_mut(part.cols).enumerate() {
+            part.row_f32(r, row);
+        }
+        requantized.push(
+            QMatrix::q8_0_from_f32(part.rows, part.cols, &values)
+                .map_err(|e| err(e.to_string()))?,
+        );
+    }
+    QMatrix::stack(&requantized).ok_or_else(|| err("cannot be stacked (different widths)".into()))
 }
 
 impl Llama {
@@ -184,22 +214,31 @@ impl Llama {
         let gemma = config.family == Family::Gemma3;
         for i in 0..config.n_layer {
             let name = |t: &str| format!("blk.{i}.{t}.weight");
-            let (qk_norm, post_norms) = if gemma {
-                (
-                    Some((
-                        gguf.vector(&name("attn_q_norm"))?,
-                        gguf.vector(&name("attn_k_norm"))?,
-                    )),
-                    Some((
-                        gguf.vector(&name("post_attention_norm"))?,
-                        gguf.vector(&name("post_ffw_norm"))?,
-                    )),
-                )
+            let qk_norm = if matches!(config.family, Family::Qwen3 | Family::Gemma3) {
+                Some((
+                    gguf.vector(&name("attn_q_norm"))?,
+                    gguf.vector(&name("attn_k_norm"))?,
+                ))
             } else {
-                (None, None)
+                None
+            };
+            let post_norms = if gemma {
+                Some((
+                    gguf.vector(&name("post_attention_norm"))?,
+                    gguf.vector(&name("post_ffw_norm"))?,
+                ))
+            } else {
+                None
+            };
+            let qkv_bias = if config.family == Family::Qwen2 {
+                let mut bias = |t: &str| gguf.vector(&format!("blk.{i}.{t}.bias"));
+                Some([bias("attn_q")?, bias("attn_k")?, bias("attn_v")?].concat())
+            } else {
+                None
             };
             let window = config.window_of(i);
             layers.push(Layer {
+                qkv_bias,
                 qk_norm,
                 post_norms,
                 window,
@@ -305,14 +344,26 @@ impl Llama {
             }
         }
         let qkv_width = (c.n_head + 2 * c.n_head_kv) * hd;
+        let started = Instant::now();
+        let (mut matmul, mut attention) = (Duration::ZERO, Duration::ZERO);
+        let timed = |total: &mut Duration, work: &mut dyn FnMut()| {
+            let t = Instant::now();
+            work();
+            *total += t.elapsed();
+        };
         for (li, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, c.rms_eps, d, &mut s.xn);
-            s.acts.set(&s.xn, total, d);
             s.qkv.resize(total * qkv_width, 0.0);
-            layer.qkv.matmul(&s.acts, &mut s.qkv, &mut s.matmul);
+            timed(&mut matmul, &mut || {
+                s.acts.set(&s.xn, total, d);
+                layer.qkv.matmul(&s.acts, &mut s.qkv, &mut s.matmul);
+            });
             // RoPE on q and k, then append k and v to the caches.
             for (t, &(e, pos)) in placement.iter().enumerate() {
                 let row = &mut s.qkv[t * qkv_width..(t + 1) * qkv_width];
+                if let Some(bias) = &layer.qkv_bias {
+                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+                }
                 for (h, head) in row[..(c.n_head + c.n_head_kv) * hd]
                     .chunks_exact_mut(hd)
                     .enumerate()
@@ -328,10 +379,14 @@ impl Llama {
                 cache.v[li].extend_from_slice(&row[c.n_head * hd + kvw..]);
             }
             s.att.resize(total * qw, 0.0);
-            self.attention(batch, &placement, &s.qkv, li, &mut s.att);
-            s.acts.set(&s.att, total, qw);
+            timed(&mut attention, &mut || {
+                self.attention(batch, &placement, &s.qkv, li, &mut s.att);
+            });
             s.tmp.resize(total * d, 0.0);
-            layer.wo.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            timed(&mut matmul, &mut || {
+                s.acts.set(&s.att, total, qw);
+                layer.wo.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            });
             if let Some((post_attn, _)) = &layer.post_norms {
                 s.tmp
                     .chunks_exact_mut(d)
@@ -341,15 +396,17 @@ impl Llama {
                 *x += o;
             }
             rms_norm(&s.x, &layer.ffn_norm, c.rms_eps, d, &mut s.xn);
-            s.acts.set(&s.xn, total, d);
             s.ff.resize(total * 2 * c.n_ff, 0.0);
-            layer.gate_up.matmul(&s.acts, &mut s.ff, &mut s.matmul);
+            timed(&mut matmul, &mut || {
+                s.acts.set(&s.xn, total, d);
+                layer.gate_up.matmul(&s.acts, &mut s.ff, &mut s.matmul);
+            });
             s.hidden.resize(total * c.n_ff, 0.0);
             for (t, out) in s.hidden.chunks_exact_mut(c.n_ff).enumerate() {
                 let row = &s.ff[t * 2 * c.n_ff..(t + 1) * 2 * c.n_ff];
                 let (gate, up) = row.split_at(c.n_ff);
                 match c.family {
-                    Family::Llama => {
+                    Family::Llama | Family::Qwen2 | Family::Qwen3 => {
                         for ((h, g), u) in out.iter_mut().zip(gate).zip(up) {
                             *h = g / (1.0 + (-g).exp()) * u;
                         }
@@ -361,8 +418,10 @@ impl Llama {
                     }
                 }
             }
-            s.acts.set(&s.hidden, total, c.n_ff);
-            layer.down.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            timed(&mut matmul, &mut || {
+                s.acts.set(&s.hidden, total, c.n_ff);
+                layer.down.matmul(&s.acts, &mut s.tmp, &mut s.matmul);
+            });
             if let Some((_, post_ffn)) = &layer.post_norms {
                 s.tmp
                     .chunks_exact_mut(d)
@@ -385,13 +444,20 @@ impl Llama {
             }
         }
         let wanted = last_rows.len() / d;
+        let layers_done = started.elapsed();
+        s.times.matmul += matmul;
+        s.times.attention += attention;
+        s.times.other += layers_done.saturating_sub(matmul + attention);
+        s.times.tokens += total as u64;
         if wanted == 0 {
             return Ok(Vec::new());
         }
+        let head = Instant::now();
         rms_norm(&last_rows, &self.norm, c.rms_eps, d, &mut s.xn);
         s.acts.set(&s.xn, wanted, d);
         let mut logits = vec![0.0; wanted * c.vocab_size];
         self.lm_head.matmul(&s.acts, &mut logits, &mut s.matmul);
+        s.times.lm_head += head.elapsed();
         Ok(logits
             .chunks_exact(c.vocab_size)
             .map(<[f32]>::to_vec)
@@ -399,7 +465,7 @@ impl Llama {
     }
 
     /// Rotary embedding of one head in place: adjacent pairs for llama (GGUF llama weights are
-    /// permuted for this layout), the two halves of the head for Gemma (NeoX style).
+    /// permuted for this layout), the two halves of the head for Qwen and Gemma (NeoX style).
     fn rope(&self, head: &mut [f32], pos: usize, table: usize) {
         let half = self.config.head_dim / 2;
         let table = &self.rope[table];
@@ -413,7 +479,7 @@ impl Llama {
                     pair[1] = a * sin[i] + b * cos[i];
                 }
             }
-            Family::Gemma3 => {
+            Family::Qwen2 | Family::Qwen3 | Family::Gemma3 => {
                 let (first, second) = head.split_at_mut(half);
                 for i in 0..half {
                     let (a, b) = (first[i], second[i]);
@@ -545,9 +611,24 @@ pub enum StepError {
     BadToken { token: u32, vocab: usize },
 }
 
-/// Buffers reused by every step.
+/// Where the forward steps' time went, summed over steps.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    /// Weight products of the layers, with the 8-bit quantization of their inputs.
+    pub matmul: Duration,
+    pub attention: Duration,
+    /// Norms, RoPE, activations, residual adds, embedding lookups.
+    pub other: Duration,
+    /// The output layer (logits) and its norm.
+    pub lm_head: Duration,
+    /// Tokens through the layers.
+    pub tokens: u64,
+}
+
+/// Buffers reused by every step, and the step timings.
 #[derive(Default)]
 pub struct Scratch {
+    pub times: StepTimes,
     x: Vec<f32>,
     xn: Vec<f32>,
     qkv: Vec<f32>,

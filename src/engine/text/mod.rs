@@ -12,10 +12,12 @@ pub mod spm;
 pub mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate};
-pub use engine::{EngineError, EngineLimits, FinishReason, TextEngine, TextEvent, TextRequest};
+pub use engine::{
+    EngineError, EngineLimits, EngineProfile, FinishReason, TextEngine, TextEvent, TextRequest,
+};
 pub use gguf::{GgufError, GgufFile};
 pub use grammar::{Constraint, GrammarCompiler, GrammarError};
-pub use llama::{Llama, LlamaConfig, Scratch, SeqCache, StepError, StepSeq};
+pub use llama::{Llama, LlamaConfig, Scratch, SeqCache, StepError, StepSeq, StepTimes};
 pub use sampler::{Sampled, SamplingParams};
 pub use tokenizer::TextTokenizer;
 
