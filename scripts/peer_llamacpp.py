@@ -21,10 +21,17 @@ PROMPT = "Write a product description for a stainless steel water bottle that ke
 
 def single_stream(path, threads, tokens):
     llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=2048, verbose=False)
-    llm.create_completion(PROMPT, max_tokens=8, temperature=0)  # warm-up
+    # Fixed-length output, as adforge's `ignore_eos`: the end tokens are banned (without this the
+    # instruct model ends a raw prompt at once and the run measures nothing).
+    ends = {llm.token_eos(): -1e9}
+    for text in (b"<|im_end|>", b"<|endoftext|>"):
+        ids = llm.tokenize(text, add_bos=False, special=True)
+        if len(ids) == 1:
+            ends[ids[0]] = -1e9
+    llm.create_completion(PROMPT, max_tokens=8, temperature=0, logit_bias=ends)  # warm-up
     llama_cpp.llama_perf_context_reset(llm.ctx)
     started = time.perf_counter()
-    out = llm.create_completion(PROMPT, max_tokens=tokens, temperature=0, stop=[])
+    out = llm.create_completion(PROMPT, max_tokens=tokens, temperature=0, stop=[], logit_bias=ends)
     wall = time.perf_counter() - started
     perf = llama_cpp.llama_perf_context(llm.ctx)
     decode_tps = perf.n_eval / (perf.t_eval_ms / 1000.0) if perf.t_eval_ms > 0 else None
