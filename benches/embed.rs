@@ -10,7 +10,7 @@ use adforge::engine::embed::Encoder;
 use candle_core::Device;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-/// Short ad-like sentences of mixed length (9 to 17 tokens), as the peer script uses.
+/// Short ad-like sentences of mixed length, the same as scripts/peer_embed_torch.py uses.
 pub const SENTENCES: [&str; 8] = [
     "A man is eating food.",
     "Fresh bread from our bakery every single morning.",
