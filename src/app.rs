@@ -137,11 +137,21 @@ pub async fn load_text_model(
     let Some((manifest, dir)) = installed_model(models, &args.text_model, "/v1 text routes") else {
         return Ok(None);
     };
-    let Some(file) = manifest.files.iter().find(|f| f.path.ends_with(".gguf")) else {
-        tracing::warn!(model = %args.text_model, "text model has no GGUF file; not loaded");
-        return Ok(None);
+    // A GGUF file, or a Hugging Face checkpoint (config.json and safetensors) in the directory.
+    let path = match manifest.files.iter().find(|f| f.path.ends_with(".gguf")) {
+        Some(file) => dir.join(&file.path),
+        None if manifest
+            .files
+            .iter()
+            .any(|f| f.path.ends_with(".safetensors")) =>
+        {
+            dir
+        }
+        None => {
+            tracing::warn!(model = %args.text_model, "text model has no GGUF or safetensors file; not loaded");
+            return Ok(None);
+        }
     };
-    let path = dir.join(&file.path);
     let name = args.text_model.clone();
     let limits = EngineLimits {
         batch: BatchLimits {

@@ -29,6 +29,43 @@ fn argmax(logits: &[f32]) -> u32 {
         .0 as u32
 }
 
+/// adforge's logits at every position of `tokens`, fed one token at a time.
+pub fn logits_one_at_a_time(model: &Llama, tokens: &[u32]) -> Vec<Vec<f32>> {
+    let mut cache = model.new_cache(tokens.len());
+    let mut scratch = Scratch::default();
+    tokens
+        .iter()
+        .map(|token| {
+            model
+                .forward(
+                    &mut [StepSeq {
+                        tokens: &[*token],
+                        cache: &mut cache,
+                        logits: true,
+                    }],
+                    &mut scratch,
+                )
+                .unwrap()
+                .remove(0)
+        })
+        .collect()
+}
+
+/// The largest absolute difference between two logit rows, and the range (max - min) of the
+/// reference row.
+pub fn difference(ours: &[f32], reference: &[f32]) -> (f32, f32) {
+    assert_eq!(ours.len(), reference.len());
+    let (hi, lo) = reference
+        .iter()
+        .fold((f32::MIN, f32::MAX), |(h, l), &v| (h.max(v), l.min(v)));
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    (worst, hi - lo)
+}
+
 fn greedy(model: &Llama, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut cache = model.new_cache(prompt.len() + n);
     let mut scratch = Scratch::default();
@@ -248,34 +285,17 @@ fn agrees_with_candles_stock_quantized_llama() {
     let all: Vec<u32> = prompt.iter().chain(&generated).copied().collect();
     let stock = stock_logits(&all);
     // adforge: the whole sequence one token at a time too, keeping every position's logits.
-    let mut cache = model.new_cache(all.len());
-    let mut scratch = Scratch::default();
+    let ours_all = logits_one_at_a_time(&model, &all);
     let mut same_top1 = 0;
-    for (pos, token) in all.iter().enumerate() {
-        let ours = model
-            .forward(
-                &mut [StepSeq {
-                    tokens: &[*token],
-                    cache: &mut cache,
-                    logits: true,
-                }],
-                &mut scratch,
-            )
-            .unwrap()
-            .remove(0);
-        let theirs = &stock[pos];
-        assert_eq!(ours.len(), theirs.len());
-        let (max, min) = theirs
-            .iter()
-            .fold((f32::MIN, f32::MAX), |(hi, lo), &v| (hi.max(v), lo.min(v)));
-        let range = max - min;
-        let diffs: Vec<f32> = ours
+    for (pos, (ours, theirs)) in ours_all.iter().zip(&stock).enumerate() {
+        let (worst, range) = difference(ours, theirs);
+        let max = theirs.iter().copied().fold(f32::MIN, f32::max);
+        let mean = ours
             .iter()
             .zip(theirs)
             .map(|(a, b)| (a - b).abs())
-            .collect();
-        let worst = diffs.iter().copied().fold(0.0f32, f32::max);
-        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+            .sum::<f32>()
+            / ours.len() as f32;
         assert!(
             mean <= 0.03 * range,
             "position {pos}: mean difference {mean} (range {range})"
@@ -284,7 +304,7 @@ fn agrees_with_candles_stock_quantized_llama() {
             worst <= 0.06 * range,
             "position {pos}: largest difference {worst} (range {range})"
         );
-        let (ours_top, theirs_top) = (argmax(&ours), argmax(theirs));
+        let (ours_top, theirs_top) = (argmax(ours), argmax(theirs));
         let second = theirs
             .iter()
             .enumerate()

@@ -53,6 +53,9 @@ pub struct LlamaConfig {
     pub sliding_window: Option<usize>,
     /// RoPE base of the sliding-window layers.
     pub rope_local_base: f32,
+    /// RoPE rotates the two halves of a head (NeoX, Hugging Face checkpoints, GGUF Qwen and
+    /// Gemma) rather than adjacent pairs (GGUF llama, whose Q and K rows are permuted for it).
+    pub neox_rope: bool,
 }
 
 impl LlamaConfig {
@@ -102,6 +105,7 @@ impl LlamaConfig {
                 .ok()
                 .map(|v| v as usize),
             rope_local_base: gguf.f32(&key("rope.local_freq_base")).unwrap_or(10_000.0),
+            neox_rope: family != Family::Llama,
         })
     }
 
@@ -179,9 +183,32 @@ impl RopeTable {
     }
 }
 
+/// Where a model's weights come from, by their GGUF names (`blk.0.attn_q.weight`): a GGUF file,
+/// or a safetensors checkpoint whose names are mapped (see `super::hf`).
+pub trait WeightSource {
+    fn matrix(&mut self, name: &str) -> Result<QMatrix, GgufError>;
+    /// A 1-D weight (norms, biases) as f32.
+    fn vector(&mut self, name: &str) -> Result<Vec<f32>, GgufError>;
+    fn has_tensor(&self, name: &str) -> bool;
+}
+
+impl WeightSource for GgufFile {
+    fn matrix(&mut self, name: &str) -> Result<QMatrix, GgufError> {
+        GgufFile::matrix(self, name)
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Vec<f32>, GgufError> {
+        GgufFile::vector(self, name)
+    }
+
+    fn has_tensor(&self, name: &str) -> bool {
+        GgufFile::has_tensor(self, name)
+    }
+}
+
 /// The named matrices as one (their rows in order), so one product computes them all. Parts
 /// stored in different types (Q4_K_M files mix them) are re-encoded as Q8_0 first.
-fn stacked(gguf: &mut GgufFile, names: &[String]) -> Result<QMatrix, GgufError> {
+fn stacked(gguf: &mut dyn WeightSource, names: &[String]) -> Result<QMatrix, GgufError> {
     let parts = names
         .iter()
         .map(|n| gguf.matrix(n))
@@ -210,6 +237,14 @@ fn stacked(gguf: &mut GgufFile, names: &[String]) -> Result<QMatrix, GgufError> 
 impl Llama {
     pub fn load(gguf: &mut GgufFile) -> Result<Self, GgufError> {
         let config = LlamaConfig::from_gguf(gguf)?;
+        Self::from_weights(config, gguf)
+    }
+
+    /// Builds the model of `config` from `weights` (GGUF tensor names).
+    pub fn from_weights(
+        config: LlamaConfig,
+        gguf: &mut dyn WeightSource,
+    ) -> Result<Self, GgufError> {
         let mut layers = Vec::with_capacity(config.n_layer);
         let gemma = config.family == Family::Gemma3;
         for i in 0..config.n_layer {
@@ -464,28 +499,25 @@ impl Llama {
             .collect())
     }
 
-    /// Rotary embedding of one head in place: adjacent pairs for llama (GGUF llama weights are
-    /// permuted for this layout), the two halves of the head for Qwen and Gemma (NeoX style).
+    /// Rotary embedding of one head in place: the two halves of the head (NeoX style), or
+    /// adjacent pairs for GGUF llama files (their weights are permuted for this layout).
     fn rope(&self, head: &mut [f32], pos: usize, table: usize) {
         let half = self.config.head_dim / 2;
         let table = &self.rope[table];
         let cos = &table.cos[pos * half..(pos + 1) * half];
         let sin = &table.sin[pos * half..(pos + 1) * half];
-        match self.config.family {
-            Family::Llama => {
-                for (i, pair) in head.chunks_exact_mut(2).enumerate() {
-                    let (a, b) = (pair[0], pair[1]);
-                    pair[0] = a * cos[i] - b * sin[i];
-                    pair[1] = a * sin[i] + b * cos[i];
-                }
+        if self.config.neox_rope {
+            let (first, second) = head.split_at_mut(half);
+            for i in 0..half {
+                let (a, b) = (first[i], second[i]);
+                first[i] = a * cos[i] - b * sin[i];
+                second[i] = a * sin[i] + b * cos[i];
             }
-            Family::Qwen2 | Family::Qwen3 | Family::Gemma3 => {
-                let (first, second) = head.split_at_mut(half);
-                for i in 0..half {
-                    let (a, b) = (first[i], second[i]);
-                    first[i] = a * cos[i] - b * sin[i];
-                    second[i] = a * sin[i] + b * cos[i];
-                }
+        } else {
+            for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+                let (a, b) = (pair[0], pair[1]);
+                pair[0] = a * cos[i] - b * sin[i];
+                pair[1] = a * sin[i] + b * cos[i];
             }
         }
     }

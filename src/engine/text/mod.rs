@@ -5,6 +5,7 @@ pub mod chat;
 pub mod engine;
 pub mod gguf;
 pub mod grammar;
+pub mod hf;
 pub mod kernels;
 pub mod llama;
 pub mod sampler;
@@ -47,13 +48,7 @@ pub enum LoadError {
 }
 
 impl TextService {
-    /// Loads a GGUF model and starts its engine thread. Blocking: call from a blocking context.
-    pub fn load(
-        name: &str,
-        path: &Path,
-        limits: EngineLimits,
-        max_context: usize,
-    ) -> Result<Self, LoadError> {
+    fn read_gguf(path: &Path) -> Result<(Llama, TextTokenizer, ChatTemplate), LoadError> {
         let mut gguf = GgufFile::open(path)?;
         let tokenizer = TextTokenizer::from_gguf(&gguf)?;
         let gemma = gguf
@@ -75,6 +70,36 @@ impl TextService {
             token("tokenizer.ggml.eos_token_id"),
         )?;
         let model = Llama::load(&mut gguf)?;
+        Ok((model, tokenizer, template))
+    }
+
+    fn read_checkpoint(dir: &Path) -> Result<(Llama, TextTokenizer, ChatTemplate), LoadError> {
+        let tokenizer = TextTokenizer::from_hf_dir(dir)?;
+        let eos = tokenizer
+            .eos_ids
+            .first()
+            .and_then(|&id| tokenizer.id_to_token(id))
+            .unwrap_or_default();
+        let template = ChatTemplate::new(hf::chat_template(dir), String::new(), eos)?;
+        let config = hf::config(dir)?;
+        let model = Llama::from_weights(config, &mut hf::HfWeights::open(dir)?)?;
+        Ok((model, tokenizer, template))
+    }
+
+    /// Loads a model and starts its engine thread: a GGUF file, or a Hugging Face checkpoint
+    /// directory (config.json, safetensors, tokenizer.json). Blocking: call from a blocking
+    /// context.
+    pub fn load(
+        name: &str,
+        path: &Path,
+        limits: EngineLimits,
+        max_context: usize,
+    ) -> Result<Self, LoadError> {
+        let (model, tokenizer, template) = if path.is_dir() {
+            Self::read_checkpoint(path)?
+        } else {
+            Self::read_gguf(path)?
+        };
         let max_context = max_context.min(model.config.context_length);
         tracing::info!(
             model = name,

@@ -27,6 +27,9 @@ pub enum TokenizerError {
     Build(String),
 }
 
+/// Tokens that end a turn in the chat formats the engine serves.
+const END_TOKENS: [&str; 4] = ["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>"];
+
 /// Token type of control tokens in `tokenizer.ggml.token_type`.
 const CONTROL: i32 = 3;
 
@@ -86,7 +89,7 @@ impl TextTokenizer {
             .into_iter()
             .flatten()
             .collect();
-        for end in ["<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<|eot_id|>"] {
+        for end in END_TOKENS {
             if let Some(i) = tokens.iter().position(|t| t == end)
                 && !eos_ids.contains(&(i as u32))
             {
@@ -99,6 +102,38 @@ impl TextTokenizer {
             eos_ids,
             bos: add_bos.then(|| id("tokenizer.ggml.bos_token_id")).flatten(),
             vocab_size: tokens.len(),
+        })
+    }
+
+    /// The `tokenizer.json` of a Hugging Face checkpoint; end tokens from `config.json`'s
+    /// `eos_token_id` and the usual end-of-turn tokens.
+    pub fn from_hf_dir(dir: &std::path::Path) -> Result<Self, TokenizerError> {
+        let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| TokenizerError::Build(format!("tokenizer.json: {e}")))?;
+        let config: serde_json::Value = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let mut eos_ids: Vec<u32> = match &config["eos_token_id"] {
+            serde_json::Value::Number(n) => n.as_u64().into_iter().map(|v| v as u32).collect(),
+            serde_json::Value::Array(ids) => ids
+                .iter()
+                .filter_map(|v| v.as_u64().map(|v| v as u32))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for end in END_TOKENS {
+            if let Some(id) = tokenizer.token_to_id(end)
+                && !eos_ids.contains(&id)
+            {
+                eos_ids.push(id);
+            }
+        }
+        Ok(Self {
+            vocab_size: tokenizer.get_vocab_size(true),
+            backend: Backend::Bpe(Box::new(tokenizer)),
+            eos_ids,
+            bos: None,
         })
     }
 
