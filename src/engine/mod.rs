@@ -9,6 +9,7 @@
 pub mod device;
 pub mod embed;
 pub mod kernels;
+pub mod math;
 pub mod registry;
 pub mod text;
 

@@ -85,6 +85,73 @@ fn known_similarity_ranking_and_batching() {
     );
 }
 
+/// adforge's own BERT forward against candle-transformers' `BertModel` on the same weights
+/// (padded, masked, mean-pooled and normalised here the way sentence-transformers does): every
+/// component within 1e-4.
+#[test]
+fn own_forward_matches_candles_bert_model() {
+    use candle_core::{DType, Tensor};
+    use candle_transformers::models::bert::{BertModel, Config};
+    let dir = model_dir();
+    let encoder = Encoder::load(&dir, &Device::Cpu).unwrap();
+    let config: Config =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let vb = unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(
+            &[dir.join("model.safetensors")],
+            DType::F32,
+            &Device::Cpu,
+        )
+    }
+    .unwrap();
+    let reference = BertModel::load(vb, &config).unwrap();
+    let texts: Vec<String> = [
+        "Fresh bread every morning.",
+        "Shoes.",
+        "A cosy cafe by the sea with the best coffee in town.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ids = encoder.tokenize(&texts, 512).unwrap();
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let ours = encoder.embed(&refs).unwrap();
+    let width = ids.iter().map(Vec::len).max().unwrap();
+    for (seq, ours) in ids.iter().zip(&ours) {
+        let mut padded = seq.clone();
+        padded.resize(width, 0);
+        let mask: Vec<u32> = (0..width).map(|i| u32::from(i < seq.len())).collect();
+        let input = Tensor::new(padded.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let mask_t = Tensor::new(mask.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let hidden = reference
+            .forward(&input, &input.zeros_like().unwrap(), Some(&mask_t))
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let mut mean = vec![0.0f32; 384];
+        for row in &hidden[..seq.len()] {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v / seq.len() as f32;
+            }
+        }
+        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let diff = mean
+            .iter()
+            .zip(ours)
+            .map(|(m, o)| (m / norm - o).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "differs from candle's BertModel by {diff}");
+    }
+}
+
 async fn server() -> (TestDb, TestServer, EmbedService) {
     let db = TestDb::new(StoreKind::Sqlite).await;
     let queue = Arc::new(EmbeddedQueue::new(db.store.clone()));

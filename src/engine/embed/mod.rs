@@ -1,17 +1,19 @@
-//! Sentence embeddings: BERT-family encoders (all-MiniLM-L6-v2 by default) on candle. One worker
-//! thread owns the model; requests arrive on a bounded channel and the worker gathers the
-//! sentences of every request waiting into one batch (up to a sentence budget), sorted by length
-//! so each forward pads little. Mean pooling over the real tokens (the attention mask), then L2
-//! normalisation. The shipped tokenizer.json pads every input to 128 tokens: padding is turned
-//! off here and done per batch, masked.
+//! Sentence embeddings: BERT-family encoders (all-MiniLM-L6-v2 by default), adforge's own forward
+//! pass (`bert.rs`) over candle's matmul. One worker thread owns the model; requests arrive on a
+//! bounded channel and the worker gathers the sentences of every request waiting into one batch
+//! (up to a sentence budget), packed end to end with no padding. Mean pooling over each
+//! sentence's own tokens, then L2 normalisation. The shipped tokenizer.json pads every input to
+//! 128 tokens: padding is turned off here.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-use candle_core::{DType, Device, Tensor};
+mod bert;
+
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::Tokenizer;
 use tokio::sync::oneshot;
 
@@ -70,9 +72,8 @@ struct Job {
 
 /// The encoder, its tokenizer and the pooling; used by the worker thread (and by tests directly).
 pub struct Encoder {
-    model: BertModel,
+    model: bert::Bert,
     tokenizer: Tokenizer,
-    device: Device,
     pub dims: usize,
     pub max_positions: usize,
 }
@@ -100,12 +101,11 @@ impl Encoder {
         // SAFETY: the file is opened read-only and not modified while the model lives.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
             .map_err(|e| fail(&weights, &e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| fail(&weights, &e))?;
+        let model = bert::Bert::load(vb, &config).map_err(|e| fail(&weights, &e))?;
         let dims = config.hidden_size;
         Ok(Self {
             model,
             tokenizer,
-            device: device.clone(),
             dims,
             max_positions: config.max_position_embeddings,
         })
@@ -136,49 +136,34 @@ impl Encoder {
             .collect()
     }
 
-    /// Embeds token sequences in one padded, masked forward pass: mean over real tokens, then L2
-    /// normalised. Each row depends only on its own tokens.
+    /// Embeds token sequences in one forward pass (packed, no padding): the mean of each
+    /// sequence's token states, L2 normalised. Each row depends only on its own tokens.
     pub fn embed(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let model = |e: candle_core::Error| EmbedError::Model(e.to_string());
-        if batch.is_empty() {
-            return Ok(Vec::new());
+        if batch.iter().any(|s| s.is_empty()) {
+            return Err(EmbedError::Model("an input has no tokens".into()));
         }
-        let width = batch.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let mut ids = Vec::with_capacity(batch.len() * width);
-        let mut mask = Vec::with_capacity(batch.len() * width);
-        for seq in batch {
-            ids.extend_from_slice(seq);
-            ids.extend(std::iter::repeat_n(0u32, width - seq.len()));
-            mask.extend(std::iter::repeat_n(1u32, seq.len()));
-            mask.extend(std::iter::repeat_n(0u32, width - seq.len()));
-        }
-        let shape = (batch.len(), width);
-        let ids = Tensor::from_vec(ids, shape, &self.device).map_err(model)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device).map_err(model)?;
-        let types = ids.zeros_like().map_err(model)?;
         let hidden = self
             .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(model)?;
-        let mask = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(model)?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .and_then(|h| h.sum(1))
-            .map_err(model)?;
-        let counts = mask.sum(1).map_err(model)?;
-        let mean = summed.broadcast_div(&counts).map_err(model)?;
-        let norm = mean
-            .sqr()
-            .and_then(|s| s.sum_keepdim(1))
-            .and_then(|s| s.sqrt())
-            .and_then(|s| s.clamp(1e-12, f64::MAX))
-            .map_err(model)?;
-        mean.broadcast_div(&norm)
-            .and_then(|v| v.to_vec2::<f32>())
-            .map_err(model)
+            .forward(batch)
+            .map_err(|e| EmbedError::Model(e.to_string()))?;
+        let mut vectors = Vec::with_capacity(batch.len());
+        let mut start = 0;
+        for seq in batch {
+            let mut mean = vec![0.0f32; self.dims];
+            for row in
+                hidden[start * self.dims..(start + seq.len()) * self.dims].chunks_exact(self.dims)
+            {
+                for (m, v) in mean.iter_mut().zip(row) {
+                    *m += v;
+                }
+            }
+            start += seq.len();
+            let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            // The mean's 1/len cancels in the normalisation.
+            mean.iter_mut().for_each(|v| *v /= norm);
+            vectors.push(mean);
+        }
+        Ok(vectors)
     }
 }
 

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use super::gguf::{GgufError, GgufFile};
 use super::kernels::{Activations, QMatrix};
+use crate::engine::math::dot;
 
 /// The architectures the step implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -575,26 +576,6 @@ impl Llama {
                 }
             });
     }
-}
-
-/// Dot product in eight independent lanes (the compiler turns them into one AVX register; a
-/// plain `sum()` must keep f32 order and stays scalar). The order depends only on the length,
-/// never on the batch.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a_chunks.zip(b_chunks) {
-        for i in 0..8 {
-            lanes[i] = x[i].mul_add(y[i], lanes[i]);
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn rms_norm_in_place(row: &mut [f32], weight: &[f32], eps: f32) {
