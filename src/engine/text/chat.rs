@@ -73,4 +73,28 @@ mod tests {
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
         );
     }
+
+    #[test]
+    fn renders_gemma_turns_with_bos_and_a_model_turn() {
+        let t = ChatTemplate::new(Some(GEMMA.into()), "<bos>".into(), "<eos>".into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let message = |role: &str, content: &str| ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        };
+        let text = t
+            .render(&[
+                message("system", "Be brief."),
+                message("user", "Hi"),
+                message("assistant", "Hello"),
+                message("user", "Bye"),
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            text,
+            "<bos><start_of_turn>user\nBe brief.<end_of_turn>\n<start_of_turn>user\nHi<end_of_turn>\n\
+             <start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n\
+             <start_of_turn>model\n"
+        );
+    }
 }
