@@ -2,6 +2,7 @@
 //! platforms and analytics arrive with the orchestration issue. Uses the engines through their
 //! handles (`TextService`, `EmbedService`); knows nothing of HTTP or SQL.
 
+pub mod analytics;
 pub mod copy;
 
 use serde::{Deserialize, Serialize};

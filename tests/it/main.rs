@@ -4,6 +4,7 @@
 //! their own instance of it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod analytics;
 mod api;
 mod arch;
 mod binary;

@@ -1,0 +1,23 @@
+//! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`),
+//! checked against scipy and statsmodels on committed cases. The Bayesian and sequential tests,
+//! the marketing-mix model, the bandit optimizer and the charts arrive with the rest of the
+//! analytics issue.
+
+pub mod abtest;
+
+/// Input that no statistic can be computed from, named by field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct AnalyticsError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl AnalyticsError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The A/B statistics against scipy and statsmodels on the committed cases
+//! (tests/fixtures/abtest_scipy.json, made by scripts/fixtures/abtest_scipy.py): every statistic,
+//! p-value and interval bound within 1e-9 relative.
+
+use adforge::orchestrate::analytics::abtest::{
+    Proportion, Sample, chi_square, fisher_exact, mann_whitney, newcombe_interval,
+    two_proportion_z, welch_t, wilson_interval,
+};
+use serde_json::Value;
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("../fixtures/abtest_scipy.json")).unwrap()
+}
+
+/// Within 1e-9 relative (or 1e-12 absolute for values near zero).
+fn close(ours: f64, want: &Value, what: &str) {
+    let want = want
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: no reference"));
+    let tolerance = (1e-9 * want.abs()).max(1e-12);
+    assert!(
+        (ours - want).abs() <= tolerance,
+        "{what}: {ours} vs scipy {want} (diff {:e})",
+        (ours - want).abs()
+    );
+}
+
+fn proportion(v: &Value) -> Proportion {
+    Proportion {
+        successes: v[0].as_u64().unwrap(),
+        trials: v[1].as_u64().unwrap(),
+    }
+}
+
+#[test]
+fn proportions_match_scipy_and_statsmodels() {
+    let fixture = fixture();
+    let cases = fixture["proportions"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for (i, case) in cases.iter().enumerate() {
+        let (a, b) = (proportion(&case["a"]), proportion(&case["b"]));
+        if !case["z"].is_null() {
+            let z = two_proportion_z(a, b).unwrap();
+            close(z.statistic, &case["z"], &format!("case {i} z"));
+            close(z.p_value, &case["z_p"], &format!("case {i} z p"));
+        }
+        let (lo, hi) = wilson_interval(a, 0.95).unwrap();
+        close(lo, &case["wilson_a"][0], &format!("case {i} wilson low"));
+        close(hi, &case["wilson_a"][1], &format!("case {i} wilson high"));
+        let (lo, hi) = newcombe_interval(a, b, 0.95).unwrap();
+        close(lo, &case["newcombe"][0], &format!("case {i} newcombe low"));
+        close(hi, &case["newcombe"][1], &format!("case {i} newcombe high"));
+        let table = [
+            [a.successes, a.trials - a.successes],
+            [b.successes, b.trials - b.successes],
+        ];
+        let fisher = fisher_exact(table).unwrap();
+        close(
+            fisher.p_value,
+            &case["fisher_p"],
+            &format!("case {i} fisher p"),
+        );
+        if !case["fisher_odds"].is_null() {
+            close(
+                fisher.odds_ratio,
+                &case["fisher_odds"],
+                &format!("case {i} odds"),
+            );
+        }
+        for (key, yates) in [("chi2", false), ("chi2_yates", true)] {
+            if case[key].is_null() {
+                continue;
+            }
+            let rows = vec![table[0].to_vec(), table[1].to_vec()];
+            let chi = chi_square(&rows, yates).unwrap();
+            close(chi.statistic, &case[key][0], &format!("case {i} {key}"));
+            close(chi.p_value, &case[key][1], &format!("case {i} {key} p"));
+            assert_eq!(chi.dof as u64, case[key][2].as_u64().unwrap());
+        }
+    }
+}
+
+#[test]
+fn contingency_tables_match_scipy() {
+    let fixture = fixture();
+    let cases = fixture["tables"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for (i, case) in cases.iter().enumerate() {
+        let table: Vec<Vec<u64>> = serde_json::from_value(case["table"].clone()).unwrap();
+        let chi = chi_square(&table, false).unwrap();
+        close(chi.statistic, &case["chi2"][0], &format!("table {i}"));
+        close(chi.p_value, &case["chi2"][1], &format!("table {i} p"));
+        assert_eq!(chi.dof as u64, case["chi2"][2].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn welch_matches_scipy() {
+    let fixture = fixture();
+    let cases = fixture["welch"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    let sample = |v: &Value| Sample {
+        mean: v[0].as_f64().unwrap(),
+        sd: v[1].as_f64().unwrap(),
+        n: v[2].as_u64().unwrap(),
+    };
+    for (i, case) in cases.iter().enumerate() {
+        let w = welch_t(sample(&case["a"]), sample(&case["b"]), 0.95).unwrap();
+        close(w.statistic, &case["t"], &format!("welch {i} t"));
+        close(w.p_value, &case["p"], &format!("welch {i} p"));
+        close(w.df, &case["df"], &format!("welch {i} df"));
+        close(
+            w.interval.0,
+            &case["interval"][0],
+            &format!("welch {i} low"),
+        );
+        close(
+            w.interval.1,
+            &case["interval"][1],
+            &format!("welch {i} high"),
+        );
+    }
+}
+
+#[test]
+fn mann_whitney_matches_scipy() {
+    let fixture = fixture();
+    let cases = fixture["mann_whitney"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for (i, case) in cases.iter().enumerate() {
+        let x: Vec<f64> = serde_json::from_value(case["x"].clone()).unwrap();
+        let y: Vec<f64> = serde_json::from_value(case["y"].clone()).unwrap();
+        let r = mann_whitney(&x, &y).unwrap();
+        close(r.statistic, &case["u"], &format!("mann-whitney {i} u"));
+        close(r.p_value, &case["p"], &format!("mann-whitney {i} p"));
+    }
+}
