@@ -3,8 +3,8 @@
 //! p-value and interval bound within 1e-9 relative.
 
 use adforge::orchestrate::analytics::abtest::{
-    Proportion, Sample, chi_square, fisher_exact, mann_whitney, newcombe_interval,
-    two_proportion_z, welch_t, wilson_interval,
+    Proportion, Sample, benjamini_hochberg, chi_square, fisher_exact, holm, mann_whitney,
+    newcombe_interval, sample_ratio_mismatch, two_proportion_z, welch_t, wilson_interval,
 };
 use serde_json::Value;
 
@@ -133,5 +133,29 @@ fn mann_whitney_matches_scipy() {
         let r = mann_whitney(&x, &y).unwrap();
         close(r.statistic, &case["u"], &format!("mann-whitney {i} u"));
         close(r.p_value, &case["p"], &format!("mann-whitney {i} p"));
+    }
+}
+
+#[test]
+fn corrections_and_sample_ratio_mismatch_match_statsmodels_and_scipy() {
+    let fixture = fixture();
+    let corrections = fixture["corrections"].as_array().unwrap();
+    assert!(corrections.len() >= 30);
+    for (i, case) in corrections.iter().enumerate() {
+        let p: Vec<f64> = serde_json::from_value(case["p"].clone()).unwrap();
+        for (name, adjusted) in [("holm", holm(&p)), ("bh", benjamini_hochberg(&p))] {
+            for (j, value) in adjusted.iter().enumerate() {
+                close(*value, &case[name][j], &format!("set {i} {name}[{j}]"));
+            }
+        }
+    }
+    let srm = fixture["srm"].as_array().unwrap();
+    assert!(srm.len() >= 30);
+    for (i, case) in srm.iter().enumerate() {
+        let observed: Vec<u64> = serde_json::from_value(case["observed"].clone()).unwrap();
+        let weights: Vec<f64> = serde_json::from_value(case["weights"].clone()).unwrap();
+        let r = sample_ratio_mismatch(&observed, &weights).unwrap();
+        close(r.statistic, &case["chi2"], &format!("srm {i}"));
+        close(r.p_value, &case["p"], &format!("srm {i} p"));
     }
 }

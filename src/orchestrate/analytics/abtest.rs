@@ -328,6 +328,74 @@ pub fn newcombe_interval(
     Ok((lower, upper))
 }
 
+/// Sample-ratio mismatch: Pearson's goodness-of-fit of the units each arm received against the
+/// split the experiment asked for (scipy `chisquare`). A small p-value (below 0.001 by the usual
+/// rule) means the assignment is broken and the experiment's results should not be trusted.
+pub fn sample_ratio_mismatch(
+    observed: &[u64],
+    weights: &[f64],
+) -> Result<TestResult, AnalyticsError> {
+    if observed.len() < 2 || observed.len() != weights.len() {
+        return Err(AnalyticsError::new(
+            "observed",
+            "needs one count per arm (at least 2) and as many weights",
+        ));
+    }
+    if let Some(i) = weights.iter().position(|w| !w.is_finite() || *w <= 0.0) {
+        return Err(AnalyticsError::new(
+            format!("weights[{i}]"),
+            "must be a positive finite number",
+        ));
+    }
+    let total = observed.iter().sum::<u64>() as f64;
+    if total == 0.0 {
+        return Err(AnalyticsError::new("observed", "no units were assigned"));
+    }
+    let weight_sum: f64 = weights.iter().sum();
+    let statistic: f64 = observed
+        .iter()
+        .zip(weights)
+        .map(|(&o, w)| {
+            let expected = total * w / weight_sum;
+            (o as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    let p_value = ChiSquared::new((observed.len() - 1) as f64)
+        .map(|d| d.sf(statistic))
+        .unwrap_or(1.0);
+    Ok(TestResult { statistic, p_value })
+}
+
+/// Holm's step-down adjusted p-values, in the input order (statsmodels `multipletests`,
+/// method "holm").
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// Benjamini-Hochberg adjusted p-values (false discovery rate), in the input order
+/// (statsmodels `multipletests`, method "fdr_bh").
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running: f64 = 1.0;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(p_values[i] * m as f64 / (rank + 1) as f64);
+        adjusted[i] = running.min(1.0);
+    }
+    adjusted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
