@@ -1,9 +1,10 @@
-//! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`),
-//! checked against scipy and statsmodels on committed cases. The Bayesian and sequential tests,
-//! the marketing-mix model, the bandit optimizer and the charts arrive with the rest of the
-//! analytics issue.
+//! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`,
+//! checked against scipy and statsmodels on committed cases) and the Bayesian Beta-Binomial
+//! comparison (`bayes`). The sequential test, power, CUPED, the marketing-mix model, the bandit
+//! optimizer, the charts and the endpoints arrive with the rest of the analytics issue.
 
 pub mod abtest;
+pub mod bayes;
 
 /// Input that no statistic can be computed from, named by field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
