@@ -159,3 +159,31 @@ fn corrections_and_sample_ratio_mismatch_match_statsmodels_and_scipy() {
         close(r.p_value, &case["p"], &format!("srm {i} p"));
     }
 }
+
+#[test]
+fn power_and_sample_size_match_statsmodels() {
+    use adforge::orchestrate::analytics::design::{cohens_h, power, sample_size};
+    let fixture = fixture();
+    let cases = fixture["power"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for (i, case) in cases.iter().enumerate() {
+        let f = |k: &str| case[k].as_f64().unwrap();
+        close(
+            cohens_h(f("target"), f("base")),
+            &case["h"],
+            &format!("power {i} h"),
+        );
+        let n1 = sample_size(f("base"), f("target"), f("alpha"), f("power"), f("ratio")).unwrap();
+        // statsmodels solves with brentq (xtol 2e-12 on its own scaling): 1e-7 relative.
+        let want = f("nobs1");
+        assert!(
+            (n1 - want).abs() <= 1e-7 * want,
+            "power {i} n: {n1} vs {want}"
+        );
+        close(
+            power(f("h"), f("n"), f("alpha"), f("ratio")),
+            &case["achieved"],
+            &format!("power {i} achieved"),
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod abtest;
 pub mod bayes;
+pub mod design;
 
 /// Input that no statistic can be computed from, named by field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
