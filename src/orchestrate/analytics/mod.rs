@@ -1,11 +1,13 @@
 //! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`,
 //! checked against scipy and statsmodels on committed cases) and the Bayesian Beta-Binomial
-//! comparison (`bayes`). The sequential test, power, CUPED, the marketing-mix model, the bandit
-//! optimizer, the charts and the endpoints arrive with the rest of the analytics issue.
+//! comparison (`bayes`), the always-valid sequential test (`sequential`), power, sample size and
+//! CUPED (`design`). The marketing-mix model, the bandit optimizer and the charts arrive with the
+//! rest of the analytics issue.
 
 pub mod abtest;
 pub mod bayes;
 pub mod design;
+pub mod sequential;
 
 /// Input that no statistic can be computed from, named by field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
