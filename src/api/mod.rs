@@ -4,6 +4,7 @@
 //! under one [`AppState`] with the cross-cutting layers: request ids, per-route metrics, a body
 //! size limit, a per-request timeout and panic recovery.
 
+mod analytics;
 mod error;
 mod extract;
 mod generate;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(jobs::router())
         .merge(generate::router())
+        .merge(analytics::router())
         .merge(openai::router())
         .merge(openapi::router())
         .fallback(not_found)

@@ -187,3 +187,94 @@ fn power_and_sample_size_match_statsmodels() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abtest_endpoint_answers_every_statistic_and_names_bad_fields() {
+    use crate::support::{StoreKind, TestDb, TestServer, send};
+    use serde_json::json;
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let queue = std::sync::Arc::new(adforge::jobs::embedded::EmbeddedQueue::new(
+        db.store.clone(),
+    ));
+    let server = TestServer::start(db.store.clone(), queue).await;
+    let body = json!({
+        "control": {"name": "A", "conversions": 120, "users": 2400, "values": [1.0, 2.5, 0.0, 3.0, 2.0]},
+        "variants": [
+            {"name": "B", "conversions": 150, "users": 2380, "values": [2.0, 3.5, 1.0, 4.0, 2.5, 3.0]},
+            {"name": "C", "conversions": 118, "users": 2410}
+        ]
+    });
+    let (status, out) = send(server.post("/api/analytics/abtest", &body)).await;
+    assert_eq!(status, 200, "{out}");
+    let b = &out["variants"][0];
+    // The same numbers as the library functions (themselves checked against scipy above).
+    let z = two_proportion_z(
+        Proportion {
+            successes: 150,
+            trials: 2380,
+        },
+        Proportion {
+            successes: 120,
+            trials: 2400,
+        },
+    )
+    .unwrap();
+    assert_eq!(b["z_test"]["p_value"].as_f64().unwrap(), z.p_value);
+    assert!(b["z_test"]["p_value_holm"].as_f64().unwrap() >= z.p_value);
+    assert!(
+        (b["lift"].as_f64().unwrap() - (150.0 / 2380.0) / (120.0 / 2400.0) + 1.0).abs() < 1e-12
+    );
+    let beat = b["bayes"]["probability_to_beat_control"].as_f64().unwrap();
+    assert!(beat > 0.9 && beat < 1.0, "{beat}");
+    assert_eq!(
+        b["bayes"]["monte_carlo_error"], 0.0,
+        "closed form with the default prior"
+    );
+    assert!(b["welch"]["p_value"].is_number() && b["mann_whitney"]["p_value"].is_number());
+    assert!(out["variants"][1]["welch"].is_null(), "no values, no Welch");
+    assert_eq!(out["sample_ratio_mismatch"]["suspect"], false);
+    let text = out.to_string();
+    assert!(!text.contains("NaN") && !text.contains("inf"));
+    // Zero conversions everywhere: defined numbers.
+    let zero = json!({"control": {"name": "A", "conversions": 0, "users": 100}, "variants": [{"name": "B", "conversions": 0, "users": 100}]});
+    let (status, out) = send(server.post("/api/analytics/abtest", &zero)).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["variants"][0]["z_test"]["p_value"], 1.0);
+    assert!(out["variants"][0]["lift"].is_null());
+    let bad = [
+        (
+            json!({"control": {"name": "A", "conversions": 5, "users": 3}, "variants": [{"name": "B", "conversions": 1, "users": 3}]}),
+            "control.conversions: 5 is above its 3 users",
+        ),
+        (
+            json!({"control": {"name": "A", "conversions": 1, "users": 3}, "variants": [{"name": "B", "conversions": 0, "users": 0}]}),
+            "variants[0].users: the group is empty",
+        ),
+        (
+            json!({"control": {"name": "A", "conversions": 1, "users": 3}, "variants": []}),
+            "variants: 0 is outside 1..=20",
+        ),
+        (
+            json!({"control": {"name": "A", "conversions": -1, "users": 3}, "variants": []}),
+            "control.conversions",
+        ),
+        (
+            json!({"control": {"name": "A", "conversions": 1, "users": 3}, "variants": [{"name": "B", "conversions": 1, "users": 3}], "confidence": 2}),
+            "confidence: 2 is outside",
+        ),
+        (
+            json!({"control": {"name": "A", "conversions": 1, "users": 3}, "variants": [{"name": "B", "conversions": 1, "users": 3}], "expected_split": [1.0, -1.0]}),
+            "expected_split[1]",
+        ),
+    ];
+    for (body, needle) in bad {
+        let (status, err) = send(server.post("/api/analytics/abtest", &body)).await;
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 400, "{err}");
+        assert!(
+            message.contains(needle),
+            "{message:?} should mention {needle:?}"
+        );
+    }
+    server.stop().await;
+}
