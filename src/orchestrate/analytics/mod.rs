@@ -1,13 +1,15 @@
 //! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`,
 //! checked against scipy and statsmodels on committed cases) and the Bayesian Beta-Binomial
 //! comparison (`bayes`), the always-valid sequential test (`sequential`), power, sample size and
-//! CUPED (`design`). The marketing-mix model, the bandit optimizer and the charts arrive with the
+//! CUPED (`design`), Robyn's adstock and saturation transforms (`transforms`). The fitted
+//! marketing-mix model, the bandit optimizer and the charts arrive with the
 //! rest of the analytics issue.
 
 pub mod abtest;
 pub mod bayes;
 pub mod design;
 pub mod sequential;
+pub mod transforms;
 
 /// Input that no statistic can be computed from, named by field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
