@@ -190,7 +190,7 @@ fn power_and_sample_size_match_statsmodels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abtest_endpoint_answers_every_statistic_and_names_bad_fields() {
-    use crate::support::{StoreKind, TestDb, TestServer, send};
+    use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
     use serde_json::json;
     let db = TestDb::new(StoreKind::Sqlite).await;
     let queue = std::sync::Arc::new(adforge::jobs::embedded::EmbeddedQueue::new(
@@ -268,13 +268,7 @@ async fn abtest_endpoint_answers_every_statistic_and_names_bad_fields() {
         ),
     ];
     for (body, needle) in bad {
-        let (status, err) = send(server.post("/api/analytics/abtest", &body)).await;
-        let message = err["error"]["message"].as_str().unwrap_or_default();
-        assert_eq!(status, 400, "{err}");
-        assert!(
-            message.contains(needle),
-            "{message:?} should mention {needle:?}"
-        );
+        expect_error(server.post("/api/analytics/abtest", &body), 400, needle).await;
     }
     server.stop().await;
 }

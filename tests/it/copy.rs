@@ -9,7 +9,7 @@ use adforge::jobs::embedded::EmbeddedQueue;
 use adforge::orchestrate::copy::DUPLICATE_COSINE;
 use serde_json::{Value, json};
 
-use crate::support::{StoreKind, TestDb, TestServer, send};
+use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
 
 async fn server() -> (TestDb, TestServer, EmbedService) {
     let db = TestDb::new(StoreKind::Sqlite).await;
@@ -132,13 +132,7 @@ async fn bad_briefs_name_the_field_and_the_limit() {
         (with("budget", json!(5)), "budget"),
     ];
     for (body, needle) in cases {
-        let (status, err) = send(server.post("/api/generate/copy", &body)).await;
-        assert_eq!(status, 400, "{err}");
-        let message = err["error"]["message"].as_str().unwrap();
-        assert!(
-            message.contains(needle),
-            "{message:?} should mention {needle:?}"
-        );
+        expect_error(server.post("/api/generate/copy", &body), 400, needle).await;
     }
     let (status, _) = send(
         server

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use candle_core::Device;
 use serde_json::{Value, json};
 
-use crate::support::{StoreKind, TestDb, TestServer, send};
+use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
 
 const MODEL: &str = "all-minilm-l6-v2";
 
@@ -301,13 +301,7 @@ async fn bad_embedding_requests_name_the_field_and_the_limit() {
         ),
     ];
     for (body, status, needle) in cases {
-        let (got, err) = send(server.client.post(&url).json(&body)).await;
-        let message = err["error"]["message"].as_str().unwrap_or_default();
-        assert_eq!(got, status, "{err}");
-        assert!(
-            message.contains(needle),
-            "{message:?} should mention {needle:?}"
-        );
+        expect_error(server.client.post(&url).json(&body), status, needle).await;
     }
     // Still serving.
     let (status, _) = send(

@@ -9,7 +9,7 @@ use adforge::scheduler::BatchLimits;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::support::{StoreKind, TestDb, TestServer, send, sse_blocks, wait_for};
+use crate::support::{StoreKind, TestDb, TestServer, expect_error, send, sse_blocks, wait_for};
 
 const MODEL: &str = "smollm2-135m-instruct";
 
@@ -478,13 +478,7 @@ async fn bad_requests_name_the_field_and_the_limit() {
         ),
     ];
     for (body, status, needle) in cases {
-        let (got, err) = send(server.client.post(&url).json(&body)).await;
-        let message = err["error"]["message"].as_str().unwrap_or_default();
-        assert_eq!(got, status, "{err}");
-        assert!(
-            message.contains(needle),
-            "{message:?} should mention {needle:?}"
-        );
+        expect_error(server.client.post(&url).json(&body), status, needle).await;
     }
     server.stop().await;
 }

@@ -600,6 +600,18 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// Sends `request` and checks the refusal: the status, and an error message that names
+/// `needle` (the field and the limit).
+pub async fn expect_error(request: reqwest::RequestBuilder, status: u16, needle: &str) {
+    let (got, err) = send(request).await;
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(got, status, "{err}");
+    assert!(
+        message.contains(needle),
+        "{message:?} should mention {needle:?}"
+    );
+}
+
 /// Reads a server-sent event stream to its end: one string per event block.
 pub async fn sse_blocks(response: reqwest::Response) -> Vec<String> {
     use futures::StreamExt;

@@ -222,8 +222,9 @@ impl EmbedService {
     }
 }
 
-/// The worker: gathers waiting requests up to `max_batch` sentences, runs them sorted by length
-/// in chunks of `max_batch`, and answers each request with its own rows.
+/// The worker: gathers waiting requests up to `max_batch` sentences, runs them in chunks of
+/// `max_batch` (packed, so their lengths need no sorting), and answers each request with its
+/// own rows.
 fn run(encoder: &Encoder, rx: Receiver<Job>, max_batch: usize) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -239,12 +240,11 @@ fn run(encoder: &Encoder, rx: Receiver<Job>, max_batch: usize) {
         }
         // A client that went away is not worked for.
         jobs.retain(|j| !j.reply.is_closed());
-        let mut order: Vec<(usize, usize)> = jobs
+        let order: Vec<(usize, usize)> = jobs
             .iter()
             .enumerate()
             .flat_map(|(j, job)| (0..job.inputs.len()).map(move |i| (j, i)))
             .collect();
-        order.sort_by_key(|&(j, i)| jobs[j].inputs[i].len());
         let mut results: Vec<Vec<Vec<f32>>> = jobs
             .iter()
             .map(|j| vec![Vec::new(); j.inputs.len()])

@@ -266,14 +266,7 @@ impl Worker {
             self.step(&mut running, &mut scratch);
             self.active.store(running.len(), Ordering::Relaxed);
             let forward = scratch.times;
-            let forward_time =
-                (forward.matmul + forward.attention + forward.other + forward.lm_head)
-                    .saturating_sub(
-                        forward_before.matmul
-                            + forward_before.attention
-                            + forward_before.other
-                            + forward_before.lm_head,
-                    );
+            let forward_time = forward.total().saturating_sub(forward_before.total());
             if let Ok(mut profile) = self.profile.lock() {
                 profile.steps += 1;
                 profile.forward = forward;

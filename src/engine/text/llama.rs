@@ -658,6 +658,13 @@ pub struct StepTimes {
     pub tokens: u64,
 }
 
+impl StepTimes {
+    /// Time in the forward steps, all parts together.
+    pub fn total(&self) -> Duration {
+        self.matmul + self.attention + self.other + self.lm_head
+    }
+}
+
 /// Buffers reused by every step, and the step timings.
 #[derive(Default)]
 pub struct Scratch {

@@ -65,25 +65,8 @@ fn token_types(gguf: &GgufFile) -> Vec<i32> {
 impl TextTokenizer {
     pub fn from_gguf(gguf: &GgufFile) -> Result<Self, TokenizerError> {
         let model = gguf.string("tokenizer.ggml.model")?;
-        let backend = match model.as_str() {
-            "gpt2" => Backend::Bpe(Box::new(Self::bpe(gguf)?)),
-            "llama" => {
-                let scores = gguf
-                    .array("tokenizer.ggml.scores")?
-                    .iter()
-                    .map(|v| v.to_f32().unwrap_or(0.0))
-                    .collect();
-                let unknown = gguf.u32("tokenizer.ggml.unknown_token_id").unwrap_or(0);
-                Backend::Spm(Box::new(SpmTokenizer::new(
-                    token_strings(gguf)?,
-                    scores,
-                    &token_types(gguf),
-                    unknown,
-                )))
-            }
-            _ => return Err(TokenizerError::Unsupported(model)),
-        };
         let tokens = token_strings(gguf)?;
+        let types = token_types(gguf);
         let id = |key: &str| gguf.u32(key).ok();
         let mut eos_ids: Vec<u32> = [id("tokenizer.ggml.eos_token_id")]
             .into_iter()
@@ -97,11 +80,25 @@ impl TextTokenizer {
             }
         }
         let add_bos = gguf.bool("tokenizer.ggml.add_bos_token").unwrap_or(false);
+        let vocab_size = tokens.len();
+        let backend = match model.as_str() {
+            "gpt2" => Backend::Bpe(Box::new(Self::bpe(gguf, &tokens, &types)?)),
+            "llama" => {
+                let scores = gguf
+                    .array("tokenizer.ggml.scores")?
+                    .iter()
+                    .map(|v| v.to_f32().unwrap_or(0.0))
+                    .collect();
+                let unknown = gguf.u32("tokenizer.ggml.unknown_token_id").unwrap_or(0);
+                Backend::Spm(Box::new(SpmTokenizer::new(tokens, scores, &types, unknown)))
+            }
+            _ => return Err(TokenizerError::Unsupported(model)),
+        };
         Ok(Self {
             backend,
             eos_ids,
             bos: add_bos.then(|| id("tokenizer.ggml.bos_token_id")).flatten(),
-            vocab_size: tokens.len(),
+            vocab_size,
         })
     }
 
@@ -137,13 +134,8 @@ impl TextTokenizer {
         })
     }
 
-    fn bpe(gguf: &GgufFile) -> Result<Tokenizer, TokenizerError> {
-        let tokens: Vec<String> = gguf
-            .array("tokenizer.ggml.tokens")?
-            .iter()
-            .map(|v| v.to_string().cloned().unwrap_or_default())
-            .collect();
-        let types = token_types(gguf);
+    /// Byte-level BPE over the file's `tokens` with its merges; control tokens special.
+    fn bpe(gguf: &GgufFile, tokens: &[String], types: &[i32]) -> Result<Tokenizer, TokenizerError> {
         let merges: Vec<(String, String)> = gguf
             .array("tokenizer.ggml.merges")?
             .iter()
@@ -170,7 +162,7 @@ impl TextTokenizer {
         tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
         let special: Vec<AddedToken> = tokens
             .iter()
-            .zip(&types)
+            .zip(types)
             .filter(|(_, kind)| **kind == CONTROL)
             .map(|(t, _)| AddedToken::from(t.clone(), true))
             .collect();
