@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod copy;
+pub mod sandbox;
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,7 @@ mod binary;
 mod copy;
 mod embed;
 mod inference;
+mod mmm;
 mod models;
 mod queue;
 mod store;

@@ -6,8 +6,11 @@
 //! rest of the analytics issue.
 
 pub mod abtest;
+pub mod bandit;
 pub mod bayes;
+pub mod charts;
 pub mod design;
+pub mod mmm;
 pub mod sequential;
 pub mod transforms;
 

@@ -79,21 +79,29 @@ pub fn adstock_weibull(x: &[f64], shape: f64, scale: f64, kind: WeibullKind) -> 
 /// way across the range of `x` (min (1 - gamma) + max gamma), then
 /// x^alpha / (x^alpha + inflexion^alpha).
 pub fn saturation_hill(x: &[f64], alpha: f64, gamma: f64) -> Vec<f64> {
+    let inflexion = hill_inflexion(x, gamma);
+    x.iter().map(|&v| hill(v, alpha, inflexion)).collect()
+}
+
+/// Robyn's `gammaTrans`: the point `gamma` of the way across the range of `x`, in x's units. It
+/// stays fixed when the model is asked about other spend levels (response curves, allocation).
+pub fn hill_inflexion(x: &[f64], gamma: f64) -> f64 {
     let (lo, hi) = x
         .iter()
         .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-    let inflexion = lo * (1.0 - gamma) + hi * gamma;
-    x.iter()
-        .map(|&v| {
-            let a = v.powf(alpha);
-            let denominator = a + inflexion.powf(alpha);
-            if denominator > 0.0 {
-                a / denominator
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    lo * (1.0 - gamma) + hi * gamma
+}
+
+/// One value through the Hill curve with its inflexion in x's units: v^alpha / (v^alpha +
+/// inflexion^alpha), 0 where both are 0.
+pub fn hill(v: f64, alpha: f64, inflexion: f64) -> f64 {
+    let a = v.max(0.0).powf(alpha);
+    let denominator = a + inflexion.powf(alpha);
+    if denominator > 0.0 {
+        a / denominator
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
