@@ -21,6 +21,7 @@ use crate::jobs::{
     self, JobQueue, JobRegistry, JobService, QueueError, QueueSettings, Worker, WorkerOptions,
 };
 use crate::scheduler::BatchLimits;
+use crate::store::assets::AssetStore;
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::Metrics;
 
@@ -203,6 +204,7 @@ pub struct Core {
     pub models: Arc<ModelRegistry>,
     pub device: Arc<DeviceInfo>,
     pub registry: JobRegistry,
+    pub assets: AssetStore,
     pub settings: QueueSettings,
 }
 
@@ -221,13 +223,15 @@ impl Core {
         if let Some(note) = &device.note {
             tracing::warn!("{note}");
         }
-        let registry = jobs::kinds::builtin(models.clone());
+        let assets = AssetStore::new(store.clone(), &store_args.data_dir);
+        let registry = jobs::kinds::builtin(models.clone(), assets.clone());
         Ok(Self {
             store,
             queue,
             models,
             device,
             registry,
+            assets,
             settings: queue_args.settings(),
         })
     }
@@ -322,6 +326,7 @@ impl PreparedServer {
         let background = self.core.spawn_background(&self.worker_args, &shutdown);
         let state = AppState {
             store: self.core.store.clone(),
+            assets: self.core.assets.clone(),
             jobs: JobService::new(
                 self.core.store.clone(),
                 self.core.queue.clone(),

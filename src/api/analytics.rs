@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -27,7 +27,7 @@ pub const MAX_VALUES: usize = 100_000;
 /// Posterior draws when no closed form applies (fractional priors).
 const MONTE_CARLO_DRAWS: usize = 200_000;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Arm {
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Arm {
     pub values: Option<Vec<f64>>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AbTestRequest {
     pub control: Arm,
@@ -115,6 +115,11 @@ pub async fn abtest(
     Auth(_principal): Auth,
     ValidJson(body): ValidJson<AbTestRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    compute(&body).map(Json)
+}
+
+/// The statistics of one experiment's counts, or a 400 naming the field.
+pub fn compute(body: &AbTestRequest) -> Result<Value, ApiError> {
     if body.variants.is_empty() || body.variants.len() > MAX_VARIANTS {
         return Err(ApiError::bad_request(format!(
             "variants: {} is outside 1..={MAX_VARIANTS}",
@@ -221,7 +226,7 @@ pub async fn abtest(
         r["z_test"]["p_value_holm"] = json!(holm_p[i]);
         r["z_test"]["p_value_bh"] = json!(bh_p[i]);
     }
-    Ok(Json(json!({
+    Ok(json!({
         "control": {
             "name": body.control.name,
             "rate": control.rate(),
@@ -231,5 +236,5 @@ pub async fn abtest(
         "variants": results,
         "sample_ratio_mismatch": {"statistic": srm.statistic, "p_value": srm.p_value, "suspect": srm.p_value < 0.001},
         "confidence": confidence,
-    })))
+    }))
 }

@@ -5,11 +5,14 @@
 //! size limit, a per-request timeout and panic recovery.
 
 mod analytics;
+mod assets;
 mod error;
+mod experiments;
 mod extract;
 mod generate;
 mod health;
 mod jobs;
+mod mmm;
 mod openai;
 mod openapi;
 
@@ -47,6 +50,7 @@ pub struct Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub assets: crate::store::assets::AssetStore,
     pub jobs: JobService,
     pub models: Arc<ModelRegistry>,
     pub device: Arc<DeviceInfo>,
@@ -72,6 +76,9 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(generate::router())
         .merge(analytics::router())
+        .merge(mmm::router())
+        .merge(experiments::router())
+        .merge(assets::router())
         .merge(openai::router())
         .merge(openapi::router())
         .fallback(not_found)

@@ -6,7 +6,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, analytics, generate, health, jobs, openai};
+use super::{AppState, analytics, assets, experiments, generate, health, jobs, mmm, openai};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,8 @@ use super::{AppState, analytics, generate, health, jobs, openai};
     paths(
         health::health, health::ready, health::metrics,
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings,
-        generate::generate_copy_route, analytics::abtest,
+        generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
+        experiments::record, experiments::campaign_summary, assets::asset, assets::content,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
@@ -22,7 +23,8 @@ use super::{AppState, analytics, generate, health, jobs, openai};
     tags((name = "ops", description = "Health, readiness and metrics"),
          (name = "jobs", description = "Queued background work with progress"),
          (name = "generate", description = "Creatives from a product brief"),
-         (name = "analytics", description = "Experiment statistics"),
+         (name = "analytics", description = "Experiment statistics, marketing-mix models, budget allocation"),
+         (name = "assets", description = "Files made by jobs (charts, renders)"),
          (name = "inference", description = "OpenAI-compatible text generation and embeddings"))
 )]
 struct ApiDoc;

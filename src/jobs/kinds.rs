@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 
 use super::{JobContext, JobError, JobHandler, JobRegistry};
 use crate::engine::registry::{ModelRegistry, PullOutcome, RegistryError};
+use crate::store::assets::AssetStore;
 
 /// The registry of the kinds a server or worker runs by default.
-pub fn builtin(models: Arc<ModelRegistry>) -> JobRegistry {
+pub fn builtin(models: Arc<ModelRegistry>, assets: AssetStore) -> JobRegistry {
     let mut registry = JobRegistry::new();
     registry.register(Arc::new(ModelPull { models }));
+    registry.register(Arc::new(super::analytics::MmmJob { assets }));
     registry
 }
 

@@ -11,6 +11,7 @@
 //!
 //! This module holds no SQL (that is `store`'s) and knows nothing of HTTP.
 
+pub mod analytics;
 pub mod embedded;
 pub mod kinds;
 pub mod redis;

@@ -209,16 +209,7 @@ fn prompt(brief: &CopyBrief, limits: &CopyLimits) -> Vec<ChatMessage> {
         language = brief.language,
         fields = fields.join(", "),
     );
-    vec![
-        ChatMessage {
-            role: "system".into(),
-            content: system.into(),
-        },
-        ChatMessage {
-            role: "user".into(),
-            content: user,
-        },
-    ]
+    vec![ChatMessage::system(system), ChatMessage::user(user)]
 }
 
 fn normalised(v: &CopyVariant) -> String {

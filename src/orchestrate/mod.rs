@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod copy;
+pub mod narrative;
 pub mod sandbox;
 
 use serde::{Deserialize, Serialize};

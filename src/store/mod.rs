@@ -7,6 +7,8 @@
 //! must differ (row locking when claiming work) the method says so and branches on [`Backend`].
 //! This module knows nothing of HTTP or of the job queue's transport.
 
+pub mod assets;
+pub mod experiments;
 mod jobs;
 mod keys;
 

@@ -272,3 +272,103 @@ async fn abtest_endpoint_answers_every_statistic_and_names_bad_fields() {
     }
     server.stop().await;
 }
+
+/// Daily cumulative counts for a control at `a` and a variant at `b`, `users` per arm per day.
+fn daily(days: u64, users: u64, a: f64, b: f64) -> Vec<Value> {
+    (1..=days)
+        .map(|d| {
+            let n = users * d;
+            serde_json::json!({
+                "control": {"users": n, "conversions": (n as f64 * a).round() as u64},
+                "variants": [{"users": n, "conversions": (n as f64 * b).round() as u64}]
+            })
+        })
+        .collect()
+}
+
+fn experiment(campaign: &str, name: &str, days: u64, a: f64, b: f64) -> Value {
+    let n = 2000 * days;
+    serde_json::json!({
+        "campaign_id": campaign,
+        "name": name,
+        "test": {
+            "control": {"name": "A", "users": n, "conversions": (n as f64 * a).round() as u64},
+            "variants": [{"name": "B", "users": n, "conversions": (n as f64 * b).round() as u64}]
+        },
+        "daily": daily(days, 2000, a, b)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_summary_states_computed_numbers_and_the_model_adds_no_digits() {
+    use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
+    use adforge::engine::text::EngineLimits;
+    use adforge::jobs::embedded::EmbeddedQueue;
+    use std::sync::Arc;
+
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let text = tokio::task::spawn_blocking(|| {
+        crate::inference::text_service(EngineLimits::default(), 2048)
+    })
+    .await
+    .unwrap();
+    let queue = Arc::new(EmbeddedQueue::new(db.store.clone()));
+    let server = TestServer::start_with_text(db.store.clone(), queue, Some(text), true).await;
+    let winner = experiment("spring", "Headline test", 14, 0.040, 0.052);
+    let (status, out) = send(server.post("/api/analytics/experiments", &winner)).await;
+    assert_eq!(status, 201, "{out}");
+    assert!(out["sequential_p_values"][0].as_f64().unwrap() < 0.05);
+    let flat = experiment("spring", "Image test", 7, 0.030, 0.0305);
+    let (status, _) = send(server.post("/api/analytics/experiments", &flat)).await;
+    assert_eq!(status, 201);
+
+    let (status, summary) = send(server.get("/api/analytics/campaigns/spring")).await;
+    assert_eq!(status, 200, "{summary}");
+    let findings = summary["findings"].as_array().unwrap();
+    assert_eq!(findings[0]["verdict"], "winner");
+    assert_eq!(findings[1]["verdict"], "inconclusive");
+    let sentences = summary["narrative"]["sentences"].as_array().unwrap();
+    // Every number in a sentence is the finding's own, formatted by code.
+    let first = sentences[0].as_str().unwrap();
+    let rate = findings[0]["best_rate"].as_f64().unwrap();
+    assert!(first.contains(&format!("{:.2}%", 100.0 * rate)), "{first}");
+    assert!(first.contains(&format!(
+        "{:+.1}%",
+        100.0 * findings[0]["lift"].as_f64().unwrap()
+    )));
+    assert_eq!(summary["narrative"]["source"], "text engine", "{summary}");
+    let commentary = summary["narrative"]["commentary"].as_str().unwrap();
+    eprintln!("narrative: {sentences:?}\ncommentary: {commentary}");
+    assert!(commentary.len() >= 20);
+    assert!(
+        !commentary.chars().any(|c| c.is_ascii_digit()),
+        "{commentary}"
+    );
+
+    expect_error(server.get("/api/analytics/campaigns/autumn"), 404, "autumn").await;
+    let mut bad = experiment("spring", "x", 3, 0.04, 0.05);
+    bad["daily"][1]["variants"] = serde_json::json!([]);
+    expect_error(
+        server.post("/api/analytics/experiments", &bad),
+        400,
+        "daily[1].variants",
+    )
+    .await;
+    let mut bad = experiment("spring", "x", 3, 0.04, 0.05);
+    bad["test"]["control"]["conversions"] = 10_000_000.into();
+    expect_error(
+        server.post("/api/analytics/experiments", &bad),
+        400,
+        "control.conversions",
+    )
+    .await;
+    let mut bad = experiment("", "x", 3, 0.04, 0.05);
+    bad["campaign_id"] = "".into();
+    expect_error(
+        server.post("/api/analytics/experiments", &bad),
+        400,
+        "campaign_id",
+    )
+    .await;
+    server.stop().await;
+}

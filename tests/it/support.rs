@@ -494,8 +494,9 @@ impl TestServer {
         let cache = tempfile::tempdir().unwrap().keep();
         let models = Arc::new(ModelRegistry::load(&models_dir, &cache).unwrap());
         let (mut registry, _, _) = TestKinds::registry();
-        for kind in adforge::jobs::kinds::builtin(models.clone()).kinds() {
-            let builtin = adforge::jobs::kinds::builtin(models.clone());
+        let assets = adforge::store::assets::AssetStore::new(store.clone(), &cache);
+        let builtin = adforge::jobs::kinds::builtin(models.clone(), assets.clone());
+        for kind in builtin.kinds() {
             registry.register(builtin.get(kind).unwrap().clone());
         }
         adforge::auth::bootstrap_admin_key(
@@ -507,6 +508,7 @@ impl TestServer {
         let stop = tokio_util::sync::CancellationToken::new();
         let state = AppState {
             store: store.clone(),
+            assets,
             jobs: adforge::jobs::JobService::new(
                 store.clone(),
                 queue.clone(),

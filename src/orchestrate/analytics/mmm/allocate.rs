@@ -141,10 +141,15 @@ pub fn allocate(
         spends[c] = k as f64 * step;
         u -= k;
     }
+    Ok(evaluate(channels, &spends, step))
+}
+
+/// The response of a given split (spend per period by channel, in the channels' order).
+pub fn evaluate(channels: &[ChannelResponse], spends: &[f64], resolution: f64) -> Allocation {
     let total_spend: f64 = spends.iter().sum();
     let allocated: Vec<AllocatedChannel> = channels
         .iter()
-        .zip(&spends)
+        .zip(spends)
         .map(|(channel, &spend)| {
             let response = channel.response(spend);
             AllocatedChannel {
@@ -161,12 +166,12 @@ pub fn allocate(
             }
         })
         .collect();
-    Ok(Allocation {
+    Allocation {
         total_response: allocated.iter().map(|a| a.response).sum(),
         channels: allocated,
         total_spend,
-        resolution: step,
-    })
+        resolution,
+    }
 }
 
 #[cfg(test)]

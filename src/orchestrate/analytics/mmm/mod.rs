@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AnalyticsError;
 use super::transforms::{WeibullKind, adstock_geometric, adstock_weibull, hill, hill_inflexion};
-pub use allocate::{Allocation, ChannelResponse, allocate};
+pub use allocate::{Allocation, ChannelResponse, allocate, evaluate};
 pub use data::{Columns, Dataset};
 use ridge::Design;
 use search::{SearchSize, demo};

@@ -1,0 +1,251 @@
+//! `POST /api/analytics/experiments` records an experiment's counts against a campaign;
+//! `GET /api/analytics/campaigns/{id}` summarises the campaign's experiments: every statistic
+//! of each (as `/api/analytics/abtest`), the always-valid sequential p-value when daily counts
+//! were given, a verdict, and a narrative whose numbers all come from code
+//! (`orchestrate::narrative`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::analytics::{AbTestRequest, compute};
+use super::extract::{Auth, ValidJson};
+use super::{ApiError, AppState};
+use crate::orchestrate::analytics::abtest::Proportion;
+use crate::orchestrate::analytics::sequential::msprt;
+use crate::orchestrate::narrative::{self, ExperimentFinding, Narrative, Verdict};
+use crate::store::experiments::{ExperimentRow, MAX_EXPERIMENTS_PER_CAMPAIGN};
+use crate::store::now_ms;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/analytics/experiments", post(record))
+        .route(
+            "/api/analytics/campaigns/{campaign_id}",
+            get(campaign_summary),
+        )
+}
+
+/// Cumulative counts after one day, control first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DailyCounts {
+    pub control: Counts,
+    pub variants: Vec<Counts>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    pub conversions: u64,
+    pub users: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentRequest {
+    pub campaign_id: String,
+    pub name: String,
+    /// The final counts (and optional per-unit values), as `/api/analytics/abtest` takes them.
+    pub test: AbTestRequest,
+    /// Cumulative counts after each day, for the sequential test (at most 366 days).
+    #[serde(default)]
+    pub daily: Vec<DailyCounts>,
+}
+
+const MAX_DAYS: usize = 366;
+
+fn check_name(field: &str, value: &str, limit: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > limit {
+        return Err(ApiError::bad_request(format!(
+            "{field}: must be 1 to {limit} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The sequential test's last always-valid p-value per variant, or a 400 naming the day.
+fn sequential(request: &ExperimentRequest) -> Result<Vec<Option<f64>>, ApiError> {
+    let variants = request.test.variants.len();
+    if request.daily.len() > MAX_DAYS {
+        return Err(ApiError::bad_request(format!(
+            "daily: {} days is above the limit of {MAX_DAYS}",
+            request.daily.len()
+        )));
+    }
+    if request.daily.is_empty() {
+        return Ok(vec![None; variants]);
+    }
+    for (d, day) in request.daily.iter().enumerate() {
+        if day.variants.len() != variants {
+            return Err(ApiError::bad_request(format!(
+                "daily[{d}].variants: {} counts for {variants} variants",
+                day.variants.len()
+            )));
+        }
+    }
+    (0..variants)
+        .map(|v| {
+            let looks: Vec<(Proportion, Proportion)> = request
+                .daily
+                .iter()
+                .map(|day| {
+                    let p = |c: Counts| Proportion {
+                        successes: c.conversions,
+                        trials: c.users,
+                    };
+                    (p(day.control), p(day.variants[v]))
+                })
+                .collect();
+            // The mixture's spread: a tenth of the control's final rate, at least 0.001.
+            let control = &request.test.control;
+            let tau = (0.1 * control.conversions as f64 / control.users.max(1) as f64).max(1e-3);
+            msprt(&looks, tau)
+                .map(|s| s.p_values.last().copied())
+                .map_err(|e| ApiError::bad_request(format!("daily: {}: {}", e.field, e.problem)))
+        })
+        .collect()
+}
+
+/// Records an experiment's counts against a campaign and answers its statistics.
+#[utoipa::path(post, path = "/api/analytics/experiments", tag = "analytics",
+    request_body = ExperimentRequest,
+    responses((status = 201, description = "Recorded, with its statistics"),
+        (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn record(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ValidJson(body): ValidJson<ExperimentRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_name("campaign_id", &body.campaign_id, 128)?;
+    check_name("name", &body.name, 200)?;
+    let statistics = compute(&body.test)?;
+    let sequential = sequential(&body)?;
+    let count = state
+        .store
+        .count_experiments(&principal.owner_id, &body.campaign_id)
+        .await?;
+    if count >= MAX_EXPERIMENTS_PER_CAMPAIGN {
+        return Err(ApiError::Conflict {
+            code: "limit_reached",
+            message: format!(
+                "campaign_id: {} already has {count} experiments, the limit",
+                body.campaign_id
+            ),
+        });
+    }
+    let row = ExperimentRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        owner_id: principal.owner_id.clone(),
+        campaign_id: body.campaign_id.clone(),
+        name: body.name.clone(),
+        data: serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at: now_ms(),
+    };
+    state.store.insert_experiment(&row).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": row.id,
+            "campaign_id": row.campaign_id,
+            "name": row.name,
+            "statistics": statistics,
+            "sequential_p_values": sequential,
+        })),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignSummary {
+    pub campaign_id: String,
+    pub findings: Vec<ExperimentFinding>,
+    pub narrative: Narrative,
+    #[schema(value_type = Vec<Object>)]
+    pub experiments: Vec<Value>,
+}
+
+/// A campaign's experiments: statistics, verdicts and a narrative built on the numbers.
+#[utoipa::path(get, path = "/api/analytics/campaigns/{campaign_id}", tag = "analytics",
+    params(("campaign_id" = String, Path, description = "The campaign the experiments were recorded against")),
+    responses((status = 200, body = CampaignSummary), (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn campaign_summary(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(campaign_id): Path<String>,
+) -> Result<Json<CampaignSummary>, ApiError> {
+    let rows = state
+        .store
+        .campaign_experiments(&principal.owner_id, &campaign_id)
+        .await?;
+    if rows.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no experiments recorded for campaign {campaign_id}"
+        )));
+    }
+    let mut findings = Vec::new();
+    let mut experiments = Vec::new();
+    for row in rows {
+        let request: ExperimentRequest = serde_json::from_value(row.data)
+            .map_err(|e| ApiError::Internal(format!("experiment {}: {e}", row.id)))?;
+        let statistics = compute(&request.test)?;
+        let sequential = sequential(&request)?;
+        findings.push(finding(&request, &statistics, &sequential));
+        experiments.push(json!({
+            "id": row.id, "name": row.name, "statistics": statistics,
+            "sequential_p_values": sequential,
+        }));
+    }
+    let narrative = narrative::narrate(state.text.as_ref(), &campaign_id, &findings).await;
+    Ok(Json(CampaignSummary {
+        campaign_id,
+        findings,
+        narrative,
+        experiments,
+    }))
+}
+
+/// The best variant's numbers, read from the computed statistics.
+fn finding(
+    request: &ExperimentRequest,
+    statistics: &Value,
+    sequential: &[Option<f64>],
+) -> ExperimentFinding {
+    let variants = statistics["variants"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let best = (0..variants.len())
+        .max_by(|&a, &b| {
+            let rate = |i: usize| variants[i]["rate"].as_f64().unwrap_or(0.0);
+            rate(a).total_cmp(&rate(b))
+        })
+        .unwrap_or(0);
+    let v = &variants.get(best).cloned().unwrap_or(Value::Null);
+    let lift = v["lift"].as_f64();
+    let p_value_holm = v["z_test"]["p_value_holm"].as_f64().unwrap_or(1.0);
+    let sequential_p_value = sequential.get(best).copied().flatten();
+    let srm = statistics["sample_ratio_mismatch"]["suspect"]
+        .as_bool()
+        .unwrap_or(false);
+    ExperimentFinding {
+        experiment: request.name.clone(),
+        control: request.test.control.name.clone(),
+        control_rate: statistics["control"]["rate"].as_f64().unwrap_or(0.0),
+        best_variant: v["name"].as_str().unwrap_or("").to_string(),
+        best_rate: v["rate"].as_f64().unwrap_or(0.0),
+        lift,
+        p_value_holm,
+        probability_to_beat_control: v["bayes"]["probability_to_beat_control"]
+            .as_f64()
+            .unwrap_or(0.0),
+        sequential_p_value,
+        sample_ratio_mismatch: srm,
+        verdict: Verdict::decide(lift, p_value_holm, sequential_p_value, srm),
+    }
+}
