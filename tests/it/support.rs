@@ -521,7 +521,7 @@ impl TestServer {
             limits: Limits {
                 max_body_bytes: TEST_MAX_BODY,
                 max_payload_bytes: 4 * 1024,
-                request_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(60),
             },
             text: text.clone(),
             embed,
