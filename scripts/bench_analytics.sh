@@ -4,7 +4,7 @@
 # beside the same statistics in scipy/statsmodels in process (venv outside the repository),
 # then the marketing-mix fit on 104 weeks x 5 channels in process (criterion). Not part of CI.
 # Uses the dev-profile binary (adforge at opt-level 2, dependencies at 3), as scripts/test.sh
-# builds it. Usage: scripts/bench_analytics.sh [SECONDS]
+# builds it; the criterion fit too (`cargo bench --profile dev`). Usage: scripts/bench_analytics.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -41,4 +41,4 @@ fi
 log "peer: the same statistics in scipy/statsmodels, in process"
 "$venv/bin/python" scripts/peer_abtest_scipy.py "$seconds"
 log "marketing-mix fit, 104 weeks x 5 channels, default search, in process"
-cargo bench --quiet --bench analytics 2>/dev/null | grep -E '^mmm|time:' || true
+cargo bench --profile dev --bench analytics 2>/dev/null | grep -E "^mmm|time:" || true
