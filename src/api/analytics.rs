@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use crate::orchestrate::analytics::AnalyticsError;
 use crate::orchestrate::analytics::abtest::{
     Proportion, Sample, benjamini_hochberg, chi_square, fisher_exact, holm, mann_whitney,
-    newcombe_interval, sample_ratio_mismatch, two_proportion_z, welch_t, wilson_interval,
+    newcombe_interval, sample_ratio_mismatch_named, two_proportion_z, welch_t, wilson_interval,
 };
 use crate::orchestrate::analytics::bayes::{
     Posterior, expected_loss_exact, probability_to_beat_exact, probability_to_beat_monte_carlo,
@@ -60,17 +60,17 @@ fn field(prefix: &str) -> impl Fn(AnalyticsError) -> ApiError + '_ {
 }
 
 fn proportion(arm: &Arm, path: &str) -> Result<Proportion, ApiError> {
-    if arm.users == 0 {
-        return Err(ApiError::bad_request(format!(
-            "{path}.users: the group is empty (0 users)"
-        )));
+    let counts = Proportion {
+        successes: arm.conversions,
+        trials: arm.users,
     }
-    if arm.conversions > arm.users {
-        return Err(ApiError::bad_request(format!(
-            "{path}.conversions: {} is above its {} users",
-            arm.conversions, arm.users
-        )));
-    }
+    .check_as(
+        &format!("{path}.conversions"),
+        &format!("{path}.users"),
+        "users",
+        false,
+    )
+    .map_err(field(""))?;
     if let Some(values) = &arm.values {
         if values.len() > MAX_VALUES {
             return Err(ApiError::bad_request(format!(
@@ -84,10 +84,7 @@ fn proportion(arm: &Arm, path: &str) -> Result<Proportion, ApiError> {
             )));
         }
     }
-    Ok(Proportion {
-        successes: arm.conversions,
-        trials: arm.users,
-    })
+    Ok(counts)
 }
 
 fn summary(values: &[f64]) -> Sample {
@@ -151,14 +148,7 @@ pub fn compute(body: &AbTestRequest) -> Result<Value, ApiError> {
         .expected_split
         .clone()
         .unwrap_or_else(|| vec![1.0; users.len()]);
-    let srm = sample_ratio_mismatch(&users, &split).map_err(|e| {
-        let name = if e.field == "observed" {
-            "expected_split".to_string()
-        } else {
-            e.field.replace("weights", "expected_split")
-        };
-        ApiError::bad_request(format!("{name}: {}", e.problem))
-    })?;
+    let srm = sample_ratio_mismatch_named(&users, &split, "expected_split").map_err(field(""))?;
     let mut z_p = Vec::new();
     let mut results = Vec::new();
     for (i, (arm, variant)) in arms.iter().zip(&body.variants).enumerate() {

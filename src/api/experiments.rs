@@ -16,6 +16,7 @@ use super::analytics::{AbTestRequest, compute};
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::orchestrate::analytics::abtest::Proportion;
+use crate::orchestrate::analytics::charts;
 use crate::orchestrate::analytics::sequential::msprt;
 use crate::orchestrate::narrative::{self, ExperimentFinding, Narrative, Verdict};
 use crate::store::experiments::{ExperimentRow, MAX_EXPERIMENTS_PER_CAMPAIGN};
@@ -27,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/analytics/campaigns/{campaign_id}",
             get(campaign_summary),
+        )
+        .route(
+            "/api/analytics/campaigns/{campaign_id}/charts/{file}",
+            get(campaign_chart),
         )
 }
 
@@ -179,26 +184,17 @@ pub async fn campaign_summary(
     Auth(principal): Auth,
     Path(campaign_id): Path<String>,
 ) -> Result<Json<CampaignSummary>, ApiError> {
-    let rows = state
-        .store
-        .campaign_experiments(&principal.owner_id, &campaign_id)
-        .await?;
-    if rows.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no experiments recorded for campaign {campaign_id}"
-        )));
-    }
     let mut findings = Vec::new();
     let mut experiments = Vec::new();
-    for row in rows {
-        let request: ExperimentRequest = serde_json::from_value(row.data)
-            .map_err(|e| ApiError::Internal(format!("experiment {}: {e}", row.id)))?;
-        let statistics = compute(&request.test)?;
-        let sequential = sequential(&request)?;
-        findings.push(finding(&request, &statistics, &sequential));
+    for loaded in load(&state, &principal.owner_id, &campaign_id).await? {
+        findings.push(finding(
+            &loaded.request,
+            &loaded.statistics,
+            &loaded.sequential,
+        ));
         experiments.push(json!({
-            "id": row.id, "name": row.name, "statistics": statistics,
-            "sequential_p_values": sequential,
+            "id": loaded.id, "name": loaded.request.name, "statistics": loaded.statistics,
+            "sequential_p_values": loaded.sequential,
         }));
     }
     let narrative = narrative::narrate(state.text.as_ref(), &campaign_id, &findings).await;
@@ -208,6 +204,143 @@ pub async fn campaign_summary(
         narrative,
         experiments,
     }))
+}
+
+/// One stored experiment with its statistics recomputed.
+struct Loaded {
+    id: String,
+    request: ExperimentRequest,
+    statistics: Value,
+    sequential: Vec<Option<f64>>,
+}
+
+async fn load(state: &AppState, owner: &str, campaign_id: &str) -> Result<Vec<Loaded>, ApiError> {
+    let rows = state.store.campaign_experiments(owner, campaign_id).await?;
+    if rows.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no experiments recorded for campaign {campaign_id}"
+        )));
+    }
+    rows.into_iter()
+        .map(|row| {
+            let request: ExperimentRequest = serde_json::from_value(row.data)
+                .map_err(|e| ApiError::Internal(format!("experiment {}: {e}", row.id)))?;
+            Ok(Loaded {
+                id: row.id,
+                statistics: compute(&request.test)?,
+                sequential: sequential(&request)?,
+                request,
+            })
+        })
+        .collect()
+}
+
+/// Posterior densities drawn at most, so the chart stays readable.
+const MAX_POSTERIOR_ARMS: usize = 8;
+
+/// A chart of the campaign's experiments: `lift` (each variant's relative lift with Newcombe's
+/// interval of the difference over the control's rate), `posteriors` (Beta posteriors of the
+/// conversion rates, the first 8 arms) or `rates` (cumulative conversion rate per day, from the
+/// daily counts), as `.svg` or `.png`.
+#[utoipa::path(get, path = "/api/analytics/campaigns/{campaign_id}/charts/{file}", tag = "analytics",
+    params(("campaign_id" = String, Path), ("file" = String, Path, description = "lift, posteriors or rates, with .svg or .png")),
+    responses((status = 200, description = "The chart"), (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn campaign_chart(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((campaign_id, file)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (name, extension) = file.rsplit_once('.').unwrap_or((file.as_str(), ""));
+    if !["svg", "png"].contains(&extension) || !["lift", "posteriors", "rates"].contains(&name) {
+        return Err(ApiError::NotFound(format!(
+            "no chart {file}: use lift, posteriors or rates with .svg or .png"
+        )));
+    }
+    let loaded = load(&state, &principal.owner_id, &campaign_id).await?;
+    let chart = draw(name, &loaded).map_err(|e| match e {
+        charts::ChartError::Input(e) => {
+            ApiError::bad_request(format!("{name}: {}: {}", e.field, e.problem))
+        }
+        charts::ChartError::Draw(e) => ApiError::Internal(e),
+    })?;
+    let (content_type, bytes) = if extension == "svg" {
+        ("image/svg+xml", chart.svg.into_bytes())
+    } else {
+        ("image/png", chart.png)
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+fn draw(name: &str, loaded: &[Loaded]) -> Result<charts::Chart, charts::ChartError> {
+    let arm = |e: &Loaded, label: &str| format!("{}: {label}", e.request.name);
+    match name {
+        "lift" => {
+            let mut rows = Vec::new();
+            for e in loaded {
+                let control = e.statistics["control"]["rate"].as_f64().unwrap_or(0.0);
+                for v in e.statistics["variants"].as_array().into_iter().flatten() {
+                    let (Some(lift), true) = (v["lift"].as_f64(), control > 0.0) else {
+                        continue;
+                    };
+                    let interval = &v["difference_interval"];
+                    rows.push(charts::LiftRow {
+                        label: arm(e, v["name"].as_str().unwrap_or("")),
+                        lift,
+                        low: interval[0].as_f64().unwrap_or(0.0) / control,
+                        high: interval[1].as_f64().unwrap_or(0.0) / control,
+                    });
+                }
+            }
+            charts::lift_intervals("Lift over control with 95% intervals", &rows)
+        }
+        "posteriors" => {
+            let mut arms = Vec::new();
+            for e in loaded {
+                let test = &e.request.test;
+                for a in std::iter::once(&test.control).chain(&test.variants) {
+                    arms.push((
+                        arm(e, &a.name),
+                        1.0 + a.conversions as f64,
+                        1.0 + (a.users - a.conversions) as f64,
+                    ));
+                }
+            }
+            arms.truncate(MAX_POSTERIOR_ARMS);
+            charts::posterior_densities("Posterior conversion rates", &arms)
+        }
+        _ => {
+            let days = loaded
+                .iter()
+                .map(|e| e.request.daily.len())
+                .max()
+                .unwrap_or(0);
+            let labels: Vec<String> = (1..=days).map(|d| format!("day {d}")).collect();
+            let mut series = Vec::new();
+            for e in loaded
+                .iter()
+                .filter(|e| e.request.daily.len() == days && days > 0)
+            {
+                let rate = |c: &Counts| c.conversions as f64 / c.users.max(1) as f64;
+                series.push((
+                    arm(e, &e.request.test.control.name),
+                    e.request.daily.iter().map(|d| rate(&d.control)).collect(),
+                ));
+                for (i, v) in e.request.test.variants.iter().enumerate() {
+                    series.push((
+                        arm(e, &v.name),
+                        e.request
+                            .daily
+                            .iter()
+                            .map(|d| rate(&d.variants[i]))
+                            .collect(),
+                    ));
+                }
+            }
+            charts::metrics_over_time("Cumulative conversion rate", "rate", &labels, &series)
+        }
+    }
 }
 
 /// The best variant's numbers, read from the computed statistics.

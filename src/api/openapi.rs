@@ -15,7 +15,7 @@ use super::{AppState, analytics, assets, experiments, generate, health, jobs, mm
         health::health, health::ready, health::metrics,
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings,
         generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
-        experiments::record, experiments::campaign_summary, assets::asset, assets::content,
+        experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::asset, assets::content,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),

@@ -1,5 +1,7 @@
-//! The campaign loop around the models: ad copy now; campaigns, the planner agent, the ad
-//! platforms and analytics arrive with the orchestration issue. Uses the engines through their
+//! The campaign loop around the models: ad copy, analytics (statistics, the marketing-mix
+//! model, the bandit optimizer, charts), the narrative of a campaign's experiments and the
+//! seeded ad-platform simulator; campaigns, the planner agent and the ad platforms arrive with
+//! the orchestration issue. Uses the engines through their
 //! handles (`TextService`, `EmbedService`); knows nothing of HTTP or SQL.
 
 pub mod analytics;

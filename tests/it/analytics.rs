@@ -345,6 +345,30 @@ async fn campaign_summary_states_computed_numbers_and_the_model_adds_no_digits()
         "{commentary}"
     );
 
+    for chart in ["lift", "posteriors", "rates"] {
+        let png = server
+            .get(&format!(
+                "/api/analytics/campaigns/spring/charts/{chart}.png"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(png.status(), 200, "{chart}");
+        let image = image::load_from_memory(&png.bytes().await.unwrap()).unwrap();
+        assert_eq!((image.width(), image.height()), (960, 540));
+        let (status, svg) = send(server.get(&format!(
+            "/api/analytics/campaigns/spring/charts/{chart}.svg"
+        )))
+        .await;
+        assert_eq!(status, 200);
+        assert!(svg.as_str().unwrap().contains("Headline test"), "{chart}");
+    }
+    expect_error(
+        server.get("/api/analytics/campaigns/spring/charts/pie.svg"),
+        404,
+        "lift, posteriors or rates",
+    )
+    .await;
     expect_error(server.get("/api/analytics/campaigns/autumn"), 404, "autumn").await;
     let mut bad = experiment("spring", "x", 3, 0.04, 0.05);
     bad["daily"][1]["variants"] = serde_json::json!([]);

@@ -18,16 +18,29 @@ pub struct Proportion {
 
 impl Proportion {
     fn check(self, field: &str) -> Result<Self, AnalyticsError> {
-        if self.trials == 0 {
-            return Err(AnalyticsError::new(field, "the group is empty (0 trials)"));
+        self.check_as(field, field, "trials", false)
+    }
+
+    /// Successes within trials (and, unless `allow_empty`, at least one trial), with the
+    /// errors naming the caller's own fields: `successes` and `trials` are field paths, `unit`
+    /// what a trial is (trials, users, clicks).
+    pub fn check_as(
+        self,
+        successes: &str,
+        trials: &str,
+        unit: &str,
+        allow_empty: bool,
+    ) -> Result<Self, AnalyticsError> {
+        if self.trials == 0 && !allow_empty {
+            return Err(AnalyticsError::new(
+                trials,
+                format!("the group is empty (0 {unit})"),
+            ));
         }
         if self.successes > self.trials {
             return Err(AnalyticsError::new(
-                field,
-                format!(
-                    "{} successes is above its {} trials",
-                    self.successes, self.trials
-                ),
+                successes,
+                format!("{} is above its {} {unit}", self.successes, self.trials),
             ));
         }
         Ok(self)
@@ -335,15 +348,34 @@ pub fn sample_ratio_mismatch(
     observed: &[u64],
     weights: &[f64],
 ) -> Result<TestResult, AnalyticsError> {
-    if observed.len() < 2 || observed.len() != weights.len() {
+    sample_ratio_mismatch_named(observed, weights, "weights")
+}
+
+/// [`sample_ratio_mismatch`] with the weights named as the caller's field (`weights_field`).
+pub fn sample_ratio_mismatch_named(
+    observed: &[u64],
+    weights: &[f64],
+    weights_field: &str,
+) -> Result<TestResult, AnalyticsError> {
+    if observed.len() < 2 {
         return Err(AnalyticsError::new(
             "observed",
-            "needs one count per arm (at least 2) and as many weights",
+            "needs one count per arm (at least 2)",
+        ));
+    }
+    if observed.len() != weights.len() {
+        return Err(AnalyticsError::new(
+            weights_field,
+            format!(
+                "needs one weight per arm: {} arms, {} weights",
+                observed.len(),
+                weights.len()
+            ),
         ));
     }
     if let Some(i) = weights.iter().position(|w| !w.is_finite() || *w <= 0.0) {
         return Err(AnalyticsError::new(
-            format!("weights[{i}]"),
+            format!("{weights_field}[{i}]"),
             "must be a positive finite number",
         ));
     }
@@ -411,7 +443,7 @@ mod tests {
             trials: 3,
         };
         let err = two_proportion_z(bad, ok).unwrap_err();
-        assert_eq!(err.to_string(), "a: 5 successes is above its 3 trials");
+        assert_eq!(err.to_string(), "a: 5 is above its 3 trials");
         let empty = Proportion {
             successes: 0,
             trials: 0,

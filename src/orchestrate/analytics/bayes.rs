@@ -4,13 +4,14 @@
 //! expected loss written through it); otherwise a seeded Monte Carlo whose standard error is
 //! returned with it.
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use statrs::distribution::{Beta, ContinuousCDF};
 use statrs::function::beta::ln_beta;
 
 use super::AnalyticsError;
 use super::abtest::Proportion;
+use super::sample;
 
 /// A Beta posterior over a conversion rate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -27,12 +28,7 @@ impl Posterior {
         prior_beta: f64,
         field: &str,
     ) -> Result<Self, AnalyticsError> {
-        if p.successes > p.trials {
-            return Err(AnalyticsError::new(
-                field,
-                format!("{} successes is above its {} trials", p.successes, p.trials),
-            ));
-        }
+        p.check_as(field, field, "trials", true)?;
         if !(prior_alpha > 0.0
             && prior_beta > 0.0
             && prior_alpha.is_finite()
@@ -129,38 +125,9 @@ pub fn expected_loss_exact(a: Posterior, b: Posterior) -> Option<f64> {
     Some(loss.max(0.0))
 }
 
+/// One draw from the posterior, by `sample::beta`.
 fn sample_beta(rng: &mut StdRng, p: Posterior) -> f64 {
-    let x = sample_gamma(rng, p.alpha);
-    let y = sample_gamma(rng, p.beta);
-    x / (x + y)
-}
-
-/// Gamma(shape, 1) by Marsaglia and Tsang; shapes below 1 through the boost U^(1/shape).
-fn sample_gamma(rng: &mut StdRng, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-        return sample_gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = standard_normal(rng);
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
-/// A standard normal draw (Box-Muller).
-fn standard_normal(rng: &mut StdRng) -> f64 {
-    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    sample::beta(rng, p.alpha, p.beta)
 }
 
 #[cfg(test)]

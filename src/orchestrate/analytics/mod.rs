@@ -1,9 +1,10 @@
-//! Analytics: pure numerical code, no I/O. So far the frequentist A/B statistics (`abtest`,
-//! checked against scipy and statsmodels on committed cases) and the Bayesian Beta-Binomial
-//! comparison (`bayes`), the always-valid sequential test (`sequential`), power, sample size and
-//! CUPED (`design`), Robyn's adstock and saturation transforms (`transforms`). The fitted
-//! marketing-mix model, the bandit optimizer and the charts arrive with the
-//! rest of the analytics issue.
+//! Analytics: pure numerical code, no I/O. The frequentist A/B statistics (`abtest`, checked
+//! against scipy and statsmodels on committed cases), the Bayesian Beta-Binomial comparison
+//! (`bayes`), the always-valid sequential test (`sequential`), power, sample size and CUPED
+//! (`design`), Robyn's adstock and saturation transforms (`transforms`), the marketing-mix model
+//! and budget allocator (`mmm`), the Thompson-sampling budget optimizer (`bandit`, tested
+//! against `orchestrate::sandbox`), the random draws they share (`sample`) and charts as SVG and
+//! PNG (`charts`).
 
 pub mod abtest;
 pub mod bandit;
@@ -11,6 +12,7 @@ pub mod bayes;
 pub mod charts;
 pub mod design;
 pub mod mmm;
+pub mod sample;
 pub mod sequential;
 pub mod transforms;
 

@@ -30,12 +30,8 @@ pub fn msprt(looks: &[(Proportion, Proportion)], tau: f64) -> Result<Sequential,
     let mut previous: Option<(Proportion, Proportion)> = None;
     for (day, &(a, b)) in looks.iter().enumerate() {
         for (arm, x) in [("control", a), ("variant", b)] {
-            if x.successes > x.trials {
-                return Err(AnalyticsError::new(
-                    format!("looks[{day}].{arm}"),
-                    format!("{} successes is above its {} trials", x.successes, x.trials),
-                ));
-            }
+            let field = format!("looks[{day}].{arm}");
+            x.check_as(&field, &field, "trials", true)?;
         }
         if let Some((pa, pb)) = previous
             && (a.trials < pa.trials

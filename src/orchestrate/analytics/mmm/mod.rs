@@ -764,4 +764,90 @@ mod tests {
         assert_eq!(holiday.iter().sum::<f64>(), 1.0);
         assert_eq!(holiday[1], 1.0);
     }
+
+    /// A small weekly dataset from a known model: two channels, Weibull carry-over.
+    fn weibull_data() -> Dataset {
+        let columns = Columns {
+            date: "date".into(),
+            response: "y".into(),
+            channels: vec!["a".into(), "b".into()],
+        };
+        let start = time::Date::from_calendar_date(2024, time::Month::January, 1).unwrap();
+        let n = 80;
+        let a: Vec<f64> = (0..n)
+            .map(|t| 100.0 + 80.0 * ((t as f64) * 0.7).sin().abs() * f64::from(t % 5 != 0))
+            .collect();
+        let b: Vec<f64> = (0..n)
+            .map(|t| 60.0 + 50.0 * ((t as f64) * 0.31).cos().abs() * f64::from(t % 7 != 3))
+            .collect();
+        let sa = adstock_weibull(&a, 1.5, 0.05, WeibullKind::Cdf);
+        let sb = adstock_weibull(&b, 1.0, 0.03, WeibullKind::Cdf);
+        let (ia, ib) = (hill_inflexion(&sa, 0.7), hill_inflexion(&sb, 0.8));
+        let mut text = "date,y,a,b\n".to_string();
+        for t in 0..n {
+            let y = 500.0 + 300.0 * hill(sa[t], 1.5, ia) + 200.0 * hill(sb[t], 1.2, ib);
+            let d = start + time::Duration::weeks(t as i64);
+            text.push_str(&format!("{d},{y},{},{}\n", a[t], b[t]));
+        }
+        Dataset::from_csv(&text, &columns, &[]).unwrap()
+    }
+
+    #[test]
+    fn weibull_fits_explain_noiseless_data_and_stop_when_asked() {
+        let data = weibull_data();
+        for adstock in [Adstock::WeibullCdf, Adstock::WeibullPdf] {
+            let config = MmmConfig {
+                adstock,
+                population: 16,
+                generations: 15,
+                fourier_order: 0,
+                ..MmmConfig::default()
+            };
+            let fit = fit(&data, &config, |_, _| true).unwrap();
+            assert_eq!(fit.evaluated, 16 * 16);
+            let model = &fit.model;
+            assert!(
+                model.r_squared > 0.8,
+                "{adstock:?}: R^2 {}",
+                model.r_squared
+            );
+            for c in &model.channels {
+                assert!(c.hyper.shape.is_some() && c.hyper.theta.is_none());
+                assert!(c.roas.is_finite() && c.marginal_roas.is_finite());
+                assert!(c.response.carry > 0.0);
+            }
+        }
+        let stopped = fit(&data, &MmmConfig::default(), |generation, _| generation < 2);
+        assert_eq!(stopped.unwrap_err(), MmmError::Cancelled);
+        let mut narrow = MmmConfig::default();
+        narrow.bounds.insert(
+            "c".into(),
+            HyperRanges {
+                alpha: Some([1.0, 2.0]),
+                ..HyperRanges::default()
+            },
+        );
+        let e = fit(&data, &narrow, |_, _| true).unwrap_err();
+        assert_eq!(
+            e,
+            MmmError::Input(AnalyticsError::new(
+                "config.bounds.c",
+                "is not one of the dataset's channels"
+            ))
+        );
+        narrow.bounds.clear();
+        narrow.bounds.insert(
+            "a".into(),
+            HyperRanges {
+                theta: Some([0.0, 0.5]),
+                ..HyperRanges::default()
+            },
+        );
+        narrow.adstock = Adstock::WeibullCdf;
+        let e = fit(&data, &narrow, |_, _| true).unwrap_err();
+        assert!(
+            matches!(e, MmmError::Input(ref e) if e.field == "config.bounds.a.theta"),
+            "{e}"
+        );
+    }
 }
