@@ -8,6 +8,7 @@
 
 pub mod device;
 pub mod embed;
+pub mod image;
 pub mod kernels;
 pub mod math;
 pub mod registry;

@@ -17,3 +17,4 @@ mod queue;
 mod store;
 mod support;
 mod text;
+mod upscale;
