@@ -343,6 +343,9 @@ impl PreparedServer {
             },
             text: self.text.clone(),
             embed: self.embed.clone(),
+            upscale: crate::engine::image::UpscaleService::new(
+                self.core.models.model_dir("esrgan-slim"),
+            ),
             inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
             shutdown: shutdown.clone(),
         };

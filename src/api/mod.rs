@@ -11,6 +11,7 @@ mod experiments;
 mod extract;
 mod generate;
 mod health;
+mod images;
 mod jobs;
 mod mmm;
 mod openai;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub text: Option<TextService>,
     /// The loaded sentence-embedding model, if any.
     pub embed: Option<crate::engine::embed::EmbedService>,
+    /// The ESRGAN-slim upscaler (loads its networks on first use).
+    pub upscale: crate::engine::image::UpscaleService,
     /// `/v1/*` without a key: only on loopback with no configured key.
     pub inference_open: bool,
     /// Fires when the server begins shutting down: event streams end so connections can close.
@@ -80,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::router())
         .merge(assets::router())
         .merge(openai::router())
+        .merge(images::router())
         .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,14 +6,16 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, analytics, assets, experiments, generate, health, jobs, mmm, openai};
+use super::{
+    AppState, analytics, assets, experiments, generate, health, images, jobs, mmm, openai,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
     paths(
         health::health, health::ready, health::metrics,
-        openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings,
+        openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings, images::upscale,
         generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
         experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::asset, assets::content,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,

@@ -524,6 +524,12 @@ impl TestServer {
                 request_timeout: Duration::from_secs(60),
             },
             text: text.clone(),
+            upscale: adforge::engine::image::UpscaleService::new(
+                std::path::PathBuf::from(
+                    std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_default(),
+                )
+                .join("esrgan-slim"),
+            ),
             embed,
             inference_open,
             shutdown: stop.child_token(),

@@ -78,3 +78,85 @@ fn x8_has_its_size_and_is_deterministic() {
         Err(UpscaleError::Scale(5))
     ));
 }
+
+fn png_base64(image: &image::DynamicImage) -> String {
+    use base64::Engine as _;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(bytes.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upscale_endpoint_answers_the_network_s_pixels_and_names_bad_fields() {
+    use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
+    use adforge::jobs::embedded::EmbeddedQueue;
+    use base64::Engine as _;
+    use std::sync::Arc;
+
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let server = TestServer::start(
+        db.store.clone(),
+        Arc::new(EmbeddedQueue::new(db.store.clone())),
+    )
+    .await;
+    let crop = image::imageops::crop_imm(&fixture("fixture.png"), 50, 60, 32, 24).to_image();
+    let body = serde_json::json!({
+        "image": png_base64(&image::DynamicImage::ImageRgb8(crop.clone())), "scale": 4
+    });
+    let (status, out) = send(server.post("/v1/images/upscale", &body)).await;
+    assert_eq!(status, 200, "{out}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(out["data"][0]["b64_json"].as_str().unwrap())
+        .unwrap();
+    let served = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    assert_eq!(served.dimensions(), (128, 96));
+    let direct = Upscaler::load(&model_dir(), 4)
+        .unwrap()
+        .upscale_rgb(&crop, None)
+        .unwrap();
+    assert!(compare(&served, &direct).0 <= 1);
+    for format in ["jpeg", "webp"] {
+        let mut body = body.clone();
+        body["output_format"] = format.into();
+        body["scale"] = 2.into();
+        let (status, out) = send(server.post("/v1/images/upscale", &body)).await;
+        assert_eq!(status, 200, "{format}: {out}");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(out["data"][0]["b64_json"].as_str().unwrap())
+            .unwrap();
+        let image = image::load_from_memory(&bytes).unwrap();
+        assert_eq!((image.width(), image.height()), (64, 48), "{format}");
+    }
+    let big = image::DynamicImage::ImageLuma8(image::GrayImage::new(600, 600));
+    let cases = [
+        (
+            serde_json::json!({"image": body["image"], "scale": 5}),
+            "scale",
+        ),
+        (
+            serde_json::json!({"image": "%%%", "scale": 2}),
+            "image: not base64",
+        ),
+        (
+            serde_json::json!({"image": "aGVsbG8gd29ybGQ=", "scale": 2}),
+            "image",
+        ),
+        (serde_json::json!({"image": png_base64(&big)}), "512x512"),
+        (
+            serde_json::json!({"image": body["image"], "tile": 4}),
+            "tile",
+        ),
+        (
+            serde_json::json!({"image": body["image"], "output_format": "gif"}),
+            "output_format",
+        ),
+        (
+            serde_json::json!({"image": body["image"], "colour": 1}),
+            "colour",
+        ),
+    ];
+    for (body, needle) in cases {
+        expect_error(server.post("/v1/images/upscale", &body), 400, needle).await;
+    }
+    server.stop().await;
+}
