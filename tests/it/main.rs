@@ -14,6 +14,7 @@ mod inference;
 mod mmm;
 mod models;
 mod queue;
+mod schedulers;
 mod store;
 mod support;
 mod text;

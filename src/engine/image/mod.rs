@@ -1,8 +1,9 @@
 //! The image engine. So far the ESRGAN-slim upscaler (`upscale`) and the service that runs it
-//! for the API: networks loaded on first use, one upscale computing at a time on a blocking
-//! thread, a bounded number waiting; the diffusion pipelines arrive with the rest of the image
-//! issue.
+//! for the API (networks loaded on first use, one upscale computing at a time on a blocking
+//! thread, a bounded number waiting), and the denoising schedulers with one state per image
+//! (`schedulers`); the diffusion pipelines arrive with the rest of the image issue.
 
+pub mod schedulers;
 pub mod upscale;
 
 use std::collections::HashMap;
