@@ -18,6 +18,7 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod jobs;
+pub mod media;
 pub mod orchestrate;
 pub mod scheduler;
 pub mod store;

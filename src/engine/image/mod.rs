@@ -3,6 +3,7 @@
 //! thread, a bounded number waiting), and the denoising schedulers with one state per image
 //! (`schedulers`); the diffusion pipelines arrive with the rest of the image issue.
 
+pub mod noise;
 pub mod schedulers;
 pub mod upscale;
 
