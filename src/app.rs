@@ -21,7 +21,7 @@ use crate::jobs::{
     self, JobQueue, JobRegistry, JobService, QueueError, QueueSettings, Worker, WorkerOptions,
 };
 use crate::scheduler::BatchLimits;
-use crate::store::assets::AssetStore;
+use crate::store::assets::{AssetLimits, AssetStore};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::Metrics;
 
@@ -223,7 +223,15 @@ impl Core {
         if let Some(note) = &device.note {
             tracing::warn!("{note}");
         }
-        let assets = AssetStore::new(store.clone(), &store_args.data_dir);
+        let assets = AssetStore::new(
+            store.clone(),
+            &store_args.data_dir,
+            AssetLimits {
+                quota_bytes: store_args.asset_quota_bytes,
+                retention_ms: (store_args.asset_retention_days > 0)
+                    .then(|| store_args.asset_retention_days as i64 * 24 * 3600 * 1000),
+            },
+        );
         let registry = jobs::kinds::builtin(models.clone(), assets.clone());
         Ok(Self {
             store,
@@ -263,13 +271,34 @@ impl Core {
             );
             tokio::spawn(worker.run(shutdown.clone()))
         });
-        Background { reconciler, worker }
+        let sweeper = tokio::spawn(sweep_assets(self.assets.clone(), shutdown.clone()));
+        Background {
+            reconciler,
+            worker,
+            sweeper,
+        }
+    }
+}
+
+/// Deletes assets past their retention at start and then every hour, until shutdown.
+async fn sweep_assets(assets: AssetStore, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => match assets.sweep(crate::store::now_ms()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "assets past their retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "sweeping old assets failed; retrying in an hour"),
+            },
+        }
     }
 }
 
 struct Background {
     reconciler: tokio::task::JoinHandle<()>,
     worker: Option<tokio::task::JoinHandle<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Background {
@@ -278,6 +307,7 @@ impl Background {
             let _ = worker.await;
         }
         let _ = self.reconciler.await;
+        let _ = self.sweeper.await;
     }
 }
 

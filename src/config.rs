@@ -56,6 +56,13 @@ pub struct StoreArgs {
     /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`; default: SQLite in the data dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
+    /// Bytes of assets (charts, renders) one owner may keep; a job that would go beyond fails
+    /// with a message saying so.
+    #[arg(long, env = "ADFORGE_ASSET_QUOTA_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub asset_quota_bytes: u64,
+    /// Days an asset is kept; 0 keeps them until deleted.
+    #[arg(long, env = "ADFORGE_ASSET_RETENTION_DAYS", default_value_t = 30)]
+    pub asset_retention_days: u64,
 }
 
 impl StoreArgs {

@@ -14,7 +14,7 @@ use super::{JobContext, JobError, JobHandler};
 use crate::orchestrate::analytics::AnalyticsError;
 use crate::orchestrate::analytics::charts::{self, Chart, ResponseCurve, ShareRow};
 use crate::orchestrate::analytics::mmm::{self, Columns, Dataset, MmmConfig, MmmError, MmmFit};
-use crate::store::assets::AssetStore;
+use crate::store::assets::{AssetError, AssetStore};
 use crate::store::now_ms;
 
 /// The dataset: CSV text with a header row, or JSON rows.
@@ -134,7 +134,13 @@ impl JobHandler for MmmJob {
                         now_ms(),
                     )
                     .await
-                    .map_err(|e| JobError::Retryable(e.to_string()))?;
+                    .map_err(|e| match e {
+                        AssetError::Store(e) if e.is_unavailable() => {
+                            JobError::Retryable(e.to_string())
+                        }
+                        AssetError::Io { .. } => JobError::Retryable(e.to_string()),
+                        e => JobError::Fatal(e.to_string()),
+                    })?;
                 stored.push(asset);
             }
         }

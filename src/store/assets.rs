@@ -26,11 +26,52 @@ pub struct AssetRow {
     pub created_at: i64,
 }
 
+/// How much an owner may keep, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssetLimits {
+    pub quota_bytes: u64,
+    /// Milliseconds; `None` keeps assets until deleted.
+    pub retention_ms: Option<i64>,
+}
+
+impl Default for AssetLimits {
+    fn default() -> Self {
+        Self {
+            quota_bytes: 5 * 1024 * 1024 * 1024,
+            retention_ms: Some(30 * 24 * 3600 * 1000),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    #[error(
+        "asset quota exceeded: {name} needs {needed} bytes, the owner keeps {used} of {limit} bytes; delete assets or raise --asset-quota-bytes"
+    )]
+    Quota {
+        name: String,
+        needed: u64,
+        used: u64,
+        limit: u64,
+    },
+    #[error("asset name {0:?}: use letters, digits, '.', '_' and '-'")]
+    Name(String),
+    #[error("asset file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The asset store: the repository for rows, a folder for bytes.
 #[derive(Clone, Debug)]
 pub struct AssetStore {
     store: Store,
     root: PathBuf,
+    limits: AssetLimits,
 }
 
 fn asset_from_row(row: &sqlx::any::AnyRow) -> StoreResult<AssetRow> {
@@ -58,11 +99,61 @@ macro_rules! select_assets {
 }
 
 impl AssetStore {
-    pub fn new(store: Store, data_dir: &Path) -> Self {
+    pub fn new(store: Store, data_dir: &Path, limits: AssetLimits) -> Self {
         Self {
             store,
             root: data_dir.join("assets"),
+            limits,
         }
+    }
+
+    /// Bytes the owner keeps, not counting the asset `except` (about to be rewritten).
+    async fn usage(&self, owner_id: &str, except: &str) -> StoreResult<u64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) AS used FROM assets \
+             WHERE owner_id = $1 AND id <> $2",
+        )
+        .bind(owner_id)
+        .bind(except)
+        .fetch_one(self.store.pool())
+        .await?;
+        let used: i64 = row.try_get("used")?;
+        Ok(used.max(0) as u64)
+    }
+
+    /// Deletes the assets older than the retention, files first; returns how many went.
+    pub async fn sweep(&self, now: i64) -> Result<u64, AssetError> {
+        let Some(retention) = self.limits.retention_ms else {
+            return Ok(0);
+        };
+        let rows = sqlx::query(select_assets!(
+            "WHERE created_at < $1 ORDER BY created_at LIMIT 1000"
+        ))
+        .bind(now - retention)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(StoreError::from)?;
+        let mut removed = 0;
+        for row in rows.iter().map(asset_from_row) {
+            let row = row?;
+            match tokio::fs::remove_file(&row.path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(AssetError::Io {
+                        path: row.path,
+                        source,
+                    });
+                }
+            }
+            sqlx::query("DELETE FROM assets WHERE id = $1")
+                .bind(&row.id)
+                .execute(self.store.pool())
+                .await
+                .map_err(StoreError::from)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Writes `content` as the job's file `name` (a plain file name) and records it.
@@ -74,18 +165,26 @@ impl AssetStore {
         content_type: &str,
         content: &[u8],
         now: i64,
-    ) -> StoreResult<AssetRow> {
+    ) -> Result<AssetRow, AssetError> {
         if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             || name.starts_with('.')
         {
-            return Err(StoreError::Corrupt(format!(
-                "asset name {name:?}: use letters, digits, '.', '_' and '-'"
-            )));
+            return Err(AssetError::Name(name.to_string()));
         }
         let id = hex::encode(&Sha256::digest(format!("{owner_id}\n{job_id}\n{name}"))[..16]);
+        let used = self.usage(owner_id, &id).await?;
+        let needed = content.len() as u64;
+        if used + needed > self.limits.quota_bytes {
+            return Err(AssetError::Quota {
+                name: name.to_string(),
+                needed,
+                used,
+                limit: self.limits.quota_bytes,
+            });
+        }
         let folder = self.root.join(&hex::encode(Sha256::digest(owner_id))[..16]);
         let path = folder.join(format!("{id}-{name}"));
         let temporary = folder.join(format!(".{id}-{}.partial", uuid::Uuid::new_v4()));
@@ -121,7 +220,8 @@ impl AssetStore {
         .bind(&row.path)
         .bind(row.created_at)
         .execute(self.store.pool())
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
         Ok(row)
     }
 

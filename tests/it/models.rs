@@ -248,7 +248,11 @@ async fn model_pull_runs_as_a_job_with_progress() {
         .await
         .unwrap();
     let queue = Arc::new(EmbeddedQueue::new(db.store.clone()));
-    let assets = adforge::store::assets::AssetStore::new(db.store.clone(), root.path());
+    let assets = adforge::store::assets::AssetStore::new(
+        db.store.clone(),
+        root.path(),
+        adforge::store::assets::AssetLimits::default(),
+    );
     let registry = adforge::jobs::kinds::builtin(models.clone(), assets);
     let service = JobService::new(
         db.store.clone(),

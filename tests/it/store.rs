@@ -21,6 +21,7 @@ macro_rules! on_each_store {
 }
 
 on_each_store!(
+    assets_rewrite_in_place_respect_the_quota_and_expire,
     insert_get_and_idempotency,
     claims_are_fenced_by_attempt,
     expired_leases_are_reclaimed_until_attempts_run_out,
@@ -467,4 +468,59 @@ async fn migrations_are_idempotent(kind: StoreKind) {
     let reopened = db.reopen().await;
     reopened.migrate().await.unwrap();
     reopened.ping().await.unwrap();
+}
+
+async fn assets_rewrite_in_place_respect_the_quota_and_expire(kind: StoreKind) {
+    use adforge::store::assets::{AssetError, AssetLimits, AssetStore};
+    let db = TestDb::new(kind).await;
+    db.store.ensure_owner("o1", "o1", now_ms()).await.unwrap();
+    db.store.ensure_owner("o2", "o2", now_ms()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let limits = AssetLimits {
+        quota_bytes: 100,
+        retention_ms: Some(1000),
+    };
+    let assets = AssetStore::new(db.store.clone(), dir.path(), limits);
+    let first = assets
+        .put("o1", "job", "a.svg", "image/svg+xml", &[1; 60], 0)
+        .await
+        .unwrap();
+    // A retry rewrites the same asset: same id, no second copy, the quota not double-counted.
+    let again = assets
+        .put("o1", "job", "a.svg", "image/svg+xml", &[2; 70], 0)
+        .await
+        .unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(assets.for_job("o1", "job").await.unwrap().len(), 1);
+    assert_eq!(std::fs::read(&again.path).unwrap(), vec![2; 70]);
+    let over = assets
+        .put("o1", "job", "b.png", "image/png", &[3; 40], 0)
+        .await;
+    assert!(
+        matches!(
+            over,
+            Err(AssetError::Quota {
+                used: 70,
+                limit: 100,
+                needed: 40,
+                ..
+            })
+        ),
+        "{over:?}"
+    );
+    // Another owner has its own quota and cannot see o1's asset.
+    assets
+        .put("o2", "job", "b.png", "image/png", &[3; 40], 500)
+        .await
+        .unwrap();
+    assert!(assets.get("o2", &first.id).await.unwrap().is_none());
+    // Past the retention (created at 0, now 1500): o1's asset goes, o2's (created at 500) stays.
+    assert_eq!(assets.sweep(1500).await.unwrap(), 1);
+    assert!(assets.get("o1", &first.id).await.unwrap().is_none());
+    assert!(!std::path::Path::new(&again.path).exists());
+    assert_eq!(assets.for_job("o2", "job").await.unwrap().len(), 1);
+    assert!(matches!(
+        assets.put("o1", "job", "../x", "text/plain", b"x", 0).await,
+        Err(AssetError::Name(_))
+    ));
 }

@@ -494,7 +494,11 @@ impl TestServer {
         let cache = tempfile::tempdir().unwrap().keep();
         let models = Arc::new(ModelRegistry::load(&models_dir, &cache).unwrap());
         let (mut registry, _, _) = TestKinds::registry();
-        let assets = adforge::store::assets::AssetStore::new(store.clone(), &cache);
+        let assets = adforge::store::assets::AssetStore::new(
+            store.clone(),
+            &cache,
+            adforge::store::assets::AssetLimits::default(),
+        );
         let builtin = adforge::jobs::kinds::builtin(models.clone(), assets.clone());
         for kind in builtin.kinds() {
             registry.register(builtin.get(kind).unwrap().clone());
