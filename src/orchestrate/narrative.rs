@@ -63,6 +63,26 @@ fn percent(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
 
+/// A p-value as a reader should see it: never "0.0000".
+fn p_value(p: f64) -> String {
+    if p < 0.0001 {
+        "p < 0.0001".into()
+    } else {
+        format!("p = {p:.4}")
+    }
+}
+
+/// A probability in percent, never rounded to a certainty it is not.
+fn probability(v: f64) -> String {
+    if v > 0.9999 {
+        "> 99.99%".into()
+    } else if v < 0.0001 {
+        "< 0.01%".into()
+    } else {
+        percent(v)
+    }
+}
+
 /// One sentence per finding, every number from the finding itself.
 pub fn sentences(findings: &[ExperimentFinding]) -> Vec<String> {
     findings
@@ -75,7 +95,7 @@ pub fn sentences(findings: &[ExperimentFinding]) -> Vec<String> {
                 });
             let sequential = f
                 .sequential_p_value
-                .map_or(String::new(), |p| format!(", always-valid p = {p:.4}"));
+                .map_or(String::new(), |p| format!(", always-valid {}", p_value(p)));
             let verdict = match f.verdict {
                 Verdict::Winner => "a winner".to_string(),
                 Verdict::Loser => "worse than control".to_string(),
@@ -85,14 +105,14 @@ pub fn sentences(findings: &[ExperimentFinding]) -> Vec<String> {
                 }
             };
             format!(
-                "{}: {} converts at {} against {} for {}, {lift} (Holm-adjusted p = {:.4}, probability to beat control {}{sequential}); {} is {verdict}.",
+                "{}: {} converts at {} against {} for {}, {lift} (Holm-adjusted {}, probability to beat control {}{sequential}); {} is {verdict}.",
                 f.experiment,
                 f.best_variant,
                 percent(f.best_rate),
                 percent(f.control_rate),
                 f.control,
-                f.p_value_holm,
-                percent(f.probability_to_beat_control),
+                p_value(f.p_value_holm),
+                probability(f.probability_to_beat_control),
                 f.best_variant,
             )
         })
