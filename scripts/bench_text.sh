@@ -20,10 +20,7 @@ log "adforge: serving on 127.0.0.1:$port (data in $work)"
 "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work" --embed-model "" >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-  sleep 0.5
-done
+wait_ready "http://127.0.0.1:$port"
 log "adforge over HTTP, $tokens output tokens, $requests requests per client"
 "$bin" bench text --url "http://127.0.0.1:$port" --concurrency 1,2,4,8,16 \
   --requests "$requests" --max-tokens "$tokens"

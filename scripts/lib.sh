@@ -43,6 +43,16 @@ ensure_rust() {
   fi
 }
 
+# Waits up to a minute for an adforge server at $1 (http://HOST:PORT) to answer /ready.
+wait_ready() {
+  for _ in $(seq 1 120); do
+    curl -fsS "$1/ready" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  log "no answer from $1/ready after 60 s"
+  return 1
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

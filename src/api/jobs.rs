@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
-use crate::jobs::SubmitRequest;
+use crate::jobs::{SubmitRequest, Submitted};
 use crate::store::{JobFilter, JobRow, JobState};
 
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -142,6 +142,11 @@ pub async fn submit_job(
         .transpose()?;
     let request = submission(&state, &principal, body, header_key)?;
     let submitted = state.jobs.submit(request).await?;
+    Ok(accepted(submitted))
+}
+
+/// 202 with the job, its `Location`, and `Idempotency-Replayed: true` for a replay.
+pub(super) fn accepted(submitted: Submitted) -> Response {
     let location = format!("/api/jobs/{}", submitted.job.id);
     let mut response = (StatusCode::ACCEPTED, Json(JobView::from(submitted.job))).into_response();
     let headers = response.headers_mut();
@@ -151,7 +156,26 @@ pub async fn submit_job(
     if submitted.replayed {
         headers.insert("idempotency-replayed", HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
+}
+
+/// A job payload within the server's limit, or a 400 naming `field` and the limit.
+pub(super) fn check_payload_size(
+    state: &AppState,
+    payload: &Value,
+    field: &str,
+) -> Result<(), ApiError> {
+    let payload_len = payload.to_string().len();
+    if payload_len > state.limits.max_payload_bytes {
+        return Err(ApiError::BadRequest {
+            code: "payload_too_large",
+            message: format!(
+                "{field}: {payload_len} bytes of JSON is over the job payload limit of {} bytes",
+                state.limits.max_payload_bytes
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Checks the fields of one submission against the limits and turns it into a request.
@@ -167,16 +191,7 @@ fn submission(
             message: "payload: must be a JSON object".into(),
         });
     }
-    let payload_len = body.payload.to_string().len();
-    if payload_len > state.limits.max_payload_bytes {
-        return Err(ApiError::BadRequest {
-            code: "payload_too_large",
-            message: format!(
-                "payload: {payload_len} bytes of JSON is over the limit of {} bytes",
-                state.limits.max_payload_bytes
-            ),
-        });
-    }
+    check_payload_size(state, &body.payload, "payload")?;
     let idempotency_key = match (body.idempotency_key, header_key) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(

@@ -5,15 +5,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{Auth, ValidJson};
-use super::jobs::JobView;
+use super::jobs::{JobView, accepted, check_payload_size};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
 use crate::jobs::analytics::MmmRequest;
@@ -44,13 +43,7 @@ pub async fn submit_mmm(
     ValidJson(body): ValidJson<MmmRequest>,
 ) -> Result<Response, ApiError> {
     let payload = serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let size = payload.to_string().len();
-    if size > state.limits.max_payload_bytes {
-        return Err(ApiError::bad_request(format!(
-            "data: {size} bytes of JSON is above the job payload limit of {} bytes",
-            state.limits.max_payload_bytes
-        )));
-    }
+    check_payload_size(&state, &payload, "data")?;
     MmmRequest::parse(&payload)
         .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.problem)))?;
     let submitted = state
@@ -65,12 +58,7 @@ pub async fn submit_mmm(
             max_attempts: None,
         })
         .await?;
-    let location = format!("/api/jobs/{}", submitted.job.id);
-    let mut response = (StatusCode::ACCEPTED, Json(JobView::from(submitted.job))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(accepted(submitted))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,8 +3,7 @@
 //! generation when cancelled, and stores its charts (response curves, spend against effect
 //! share, fitted against actual response) as SVG and PNG assets of the job.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -75,34 +74,20 @@ impl JobHandler for MmmJob {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let (request, dataset) = MmmRequest::parse(&ctx.job.payload)
             .map_err(|e| JobError::Fatal(format!("{}: {}", e.field, e.problem)))?;
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, usize)>(16);
-        let flag = cancelled.clone();
         let config = request.config.clone();
         let data = dataset.clone();
-        let fit = tokio::task::spawn_blocking(move || {
-            mmm::fit(&data, &config, |generation, generations| {
-                let _ = tx.try_send((generation, generations));
-                !flag.load(Ordering::Relaxed)
+        let fit = ctx
+            .run_blocking("fit", move |report, cancelled| {
+                mmm::fit(&data, &config, |generation, generations| {
+                    report(
+                        0.9 * generation as f64 / generations as f64,
+                        format!("search generation {generation} of {generations}"),
+                    );
+                    !cancelled.load(Ordering::Relaxed)
+                })
             })
-        });
-        let token = ctx.cancellation().clone();
-        let watcher = tokio::spawn(async move {
-            token.cancelled().await;
-            cancelled.store(true, Ordering::Relaxed);
-        });
-        while let Some((generation, generations)) = rx.recv().await {
-            ctx.progress(
-                0.9 * generation as f64 / generations as f64,
-                &format!("search generation {generation} of {generations}"),
-            )
             .await?;
-        }
-        watcher.abort();
-        let fit = match fit
-            .await
-            .map_err(|e| JobError::Fatal(format!("fit task failed: {e}")))?
-        {
+        let fit = match fit {
             Ok(fit) => fit,
             Err(MmmError::Cancelled) => return Err(JobError::Cancelled),
             Err(MmmError::Input(e)) => {

@@ -2,7 +2,6 @@
 //! the same way, through [`super::JobRegistry::register`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -68,27 +67,12 @@ impl JobHandler for ModelPull {
             .map_err(JobError::Fatal)?
             .to_string();
         let models = self.models.clone();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(f64, String)>(64);
-        let flag = cancelled.clone();
-        let pull = tokio::task::spawn_blocking(move || {
-            let progress = |fraction: f64, message: &str| {
-                let _ = tx.try_send((fraction, message.to_string()));
-            };
-            models.pull(&name, &progress, &flag)
-        });
-        let token = ctx.cancellation().clone();
-        let watcher = tokio::spawn(async move {
-            token.cancelled().await;
-            cancelled.store(true, Ordering::Relaxed);
-        });
-        while let Some((fraction, message)) = rx.recv().await {
-            ctx.progress(fraction, &message).await?;
-        }
-        watcher.abort();
-        let outcome = pull
-            .await
-            .map_err(|e| JobError::Fatal(format!("pull task failed: {e}")))?;
+        let outcome = ctx
+            .run_blocking("pull", move |report, cancelled| {
+                let progress = |fraction: f64, message: &str| report(fraction, message.into());
+                models.pull(&name, &progress, cancelled)
+            })
+            .await?;
         match outcome {
             Ok(PullOutcome::AlreadyInstalled) => Ok(json!({"installed": true, "source": null})),
             Ok(PullOutcome::Installed { source }) => {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -61,6 +62,39 @@ impl JobContext {
             }
             Err(e) => Err(JobError::Retryable(format!("recording progress: {e}"))),
         }
+    }
+
+    /// Runs `work` on a blocking thread. What it passes to its reporter (fraction, message)
+    /// becomes the job's progress; the flag turns true when the job is cancelled, for the work
+    /// to check between its steps. `what` names the work in the error if the thread fails.
+    pub async fn run_blocking<T, W>(&self, what: &str, work: W) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&(dyn Fn(f64, String) + Sync), &AtomicBool) -> T + Send + 'static,
+    {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(f64, String)>(64);
+        let flag = cancelled.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let report = |fraction: f64, message: String| {
+                let _ = tx.try_send((fraction, message));
+            };
+            work(&report, &flag)
+        });
+        let token = self.cancel.clone();
+        let watcher = tokio::spawn(async move {
+            token.cancelled().await;
+            cancelled.store(true, Ordering::Relaxed);
+        });
+        while let Some((fraction, message)) = rx.recv().await {
+            if let Err(e) = self.progress(fraction, &message).await {
+                watcher.abort();
+                return Err(e);
+            }
+        }
+        watcher.abort();
+        task.await
+            .map_err(|e| JobError::Fatal(format!("{what} task failed: {e}")))
     }
 }
 
