@@ -9,6 +9,7 @@ mod api;
 mod arch;
 mod binary;
 mod copy;
+mod diffusion;
 mod embed;
 mod inference;
 mod mmm;

@@ -3,9 +3,15 @@
 //! thread, a bounded number waiting), and the denoising schedulers with one state per image
 //! (`schedulers`); the diffusion pipelines arrive with the rest of the image issue.
 
+pub mod clip;
+pub mod engine;
 pub mod noise;
+pub mod pipeline;
+pub mod random;
 pub mod schedulers;
+pub mod unet;
 pub mod upscale;
+pub mod vae;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

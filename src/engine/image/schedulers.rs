@@ -11,7 +11,7 @@ use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// The schedulers adforge runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SchedulerKind {
     Ddim,
@@ -218,6 +218,44 @@ impl Scheduler {
                 1.0 / (sigma * sigma + 1.0).sqrt()
             }
             _ => 1.0,
+        }
+    }
+
+    /// The cumulative alpha at this step, in the VP form the model was trained on.
+    fn alpha_bar(&self) -> f64 {
+        match self.kind {
+            SchedulerKind::Ddim => self.alphas_cumprod[self.timestep() as usize],
+            _ => {
+                let sigma = self.sigmas[self.step.min(self.sigmas.len() - 1)];
+                1.0 / (sigma * sigma + 1.0)
+            }
+        }
+    }
+
+    /// The noise prediction equal to a v-prediction `v` at this step, for models trained on v
+    /// (SD 2.1 at 768): eps = sqrt(a) v + sqrt(1 - a) x_vp, where x_vp is the latent in VP
+    /// scale (the UNet's input).
+    pub fn epsilon_from_v(&self, x: &Tensor, v: &Tensor) -> candle_core::Result<Tensor> {
+        let a = self.alpha_bar();
+        combine(&[(a.sqrt(), v), ((1.0 - a).sqrt() * self.input_scale(), x)])
+    }
+
+    /// Skips to `step` (img2img with strength below 1 starts part-way through the schedule).
+    pub fn start_at(&mut self, step: usize) {
+        self.step = step.min(self.timesteps.len());
+        self.previous_x0 = None;
+    }
+
+    /// The clean latent `x0` noised to this step's level with unit noise `noise`, as diffusers'
+    /// `add_noise` for the same scheduler.
+    pub fn add_noise(&self, x0: &Tensor, noise: &Tensor) -> candle_core::Result<Tensor> {
+        match self.kind {
+            // Both keep the latent in VP scale.
+            SchedulerKind::Ddim | SchedulerKind::DpmPlusPlus2m => {
+                let a = self.alpha_bar();
+                combine(&[(a.sqrt(), x0), ((1.0 - a).sqrt(), noise)])
+            }
+            _ => combine(&[(1.0, x0), (self.sigmas[self.step], noise)]),
         }
     }
 

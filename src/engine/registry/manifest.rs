@@ -47,8 +47,13 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub path: String,
-    pub sha256: String,
-    pub size: u64,
+    /// Pinned where known. A hub checkpoint whose hashes could not be read when the manifest
+    /// was written leaves them out: the file is then checked for presence (and size, if given)
+    /// only, and `models pull` logs the sha256 it computed so the pin can be added.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// One archive of a registry package, pinned by the sha256 of the archive itself.
@@ -174,7 +179,9 @@ impl Manifest {
             return Err("files: at least one file is required".into());
         }
         for file in &self.files {
-            if file.sha256.len() != 64 || !file.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            if let Some(sha) = &file.sha256
+                && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
+            {
                 return Err(format!(
                     "files: {}: sha256 must be 64 hex digits",
                     file.path

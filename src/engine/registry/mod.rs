@@ -155,7 +155,7 @@ impl ModelRegistry {
             architecture: manifest.architecture.clone(),
             default: manifest.default,
             installed: files.iter().all(|(_, s)| *s == FileState::Ok),
-            size_bytes: manifest.files.iter().map(|f| f.size).sum(),
+            size_bytes: manifest.files.iter().filter_map(|f| f.size).sum(),
             files,
         }
     }
@@ -281,19 +281,21 @@ fn file_state(path: &Path, spec: &FileSpec, verify_hash: bool) -> FileState {
     let Ok(meta) = fs::metadata(path) else {
         return FileState::Missing;
     };
-    if meta.len() != spec.size {
+    if let Some(size) = spec.size
+        && meta.len() != size
+    {
         return FileState::Mismatch {
-            expected: format!("{} bytes", spec.size),
+            expected: format!("{size} bytes"),
             actual: format!("{} bytes", meta.len()),
         };
     }
-    if !verify_hash {
+    let Some(expected) = spec.sha256.as_ref().filter(|_| verify_hash) else {
         return FileState::Ok;
-    }
+    };
     match sha256_file(path) {
-        Ok(actual) if actual == spec.sha256 => FileState::Ok,
+        Ok(actual) if actual == *expected => FileState::Ok,
         Ok(actual) => FileState::Mismatch {
-            expected: spec.sha256.clone(),
+            expected: expected.clone(),
             actual,
         },
         Err(_) => FileState::Missing,
