@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState, Limits};
 use crate::auth::{self, AuthError};
 use crate::config::{
-    EmbedArgs, HttpArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs,
+    EmbedArgs, HttpArgs, ImageArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs,
 };
 use crate::engine::embed::{EmbedError, EmbedLimits, EmbedService};
 use crate::engine::text::{EngineLimits, LoadError, TextService};
@@ -197,6 +197,40 @@ pub async fn load_embed_model(
         })
 }
 
+/// Loads the configured image model when it is installed, and starts its engine; none (with a
+/// warning) when not.
+pub async fn load_image_models(
+    models: &ModelRegistry,
+    args: &ImageArgs,
+) -> Result<crate::engine::image::engine::ImageEngines, AppError> {
+    use crate::engine::image::engine::{
+        EngineLimits as ImageEngineLimits, ImageEngine, ImageEngines,
+    };
+    let engines = ImageEngines::default();
+    let Some((_, dir)) = installed_model(
+        models,
+        &args.image_model,
+        "/v1/images/generations and edits",
+    ) else {
+        return Ok(engines);
+    };
+    let name = args.image_model.clone();
+    let model = load_blocking("image", move || {
+        crate::engine::image::pipeline::DiffusionModel::load(&name, &dir, &candle_core::Device::Cpu)
+    })
+    .await?
+    .map_err(|e| AppError::Io {
+        context: format!("loading the image model {}", args.image_model),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let limits = ImageEngineLimits {
+        max_requests: args.image_queue.max(1),
+        max_rows: usize::from(args.image_batch_rows),
+    };
+    engines.insert(ImageEngine::start(Arc::new(model), limits));
+    Ok(engines)
+}
+
 /// The parts shared by the server and worker roles.
 pub struct Core {
     pub store: Store,
@@ -318,6 +352,8 @@ pub struct PreparedServer {
     core: Core,
     text: Option<TextService>,
     embed: Option<EmbedService>,
+    image: crate::engine::image::engine::ImageEngines,
+    image_args: ImageArgs,
     http: HttpArgs,
     worker_args: WorkerArgs,
 }
@@ -328,18 +364,20 @@ pub async fn prepare_server(
     model_args: &ModelArgs,
     worker_args: &WorkerArgs,
     http: &HttpArgs,
-    text_args: &TextArgs,
-    embed_args: &EmbedArgs,
+    (text_args, embed_args, image_args): (&TextArgs, &EmbedArgs, &ImageArgs),
 ) -> Result<PreparedServer, AppError> {
     let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
     let text = load_text_model(&core.models, text_args).await?;
     let embed = load_embed_model(&core.models, embed_args).await?;
+    let image = load_image_models(&core.models, image_args).await?;
     Ok(PreparedServer {
         generated_admin_key,
         core,
         text,
         embed,
+        image,
+        image_args: image_args.clone(),
         http: http.clone(),
         worker_args: worker_args.clone(),
     })
@@ -373,6 +411,12 @@ impl PreparedServer {
             },
             text: self.text.clone(),
             embed: self.embed.clone(),
+            image: self.image.clone(),
+            image_limits: crate::api::generations::ImageLimits {
+                max_side: self.image_args.max_image_side,
+                max_steps: self.image_args.max_image_steps,
+                ..Default::default()
+            },
             upscale: crate::engine::image::UpscaleService::new(
                 self.core.models.model_dir("esrgan-slim"),
             ),

@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use adforge::app;
-use adforge::config::{EmbedArgs, HttpArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs};
+use adforge::config::{
+    EmbedArgs, HttpArgs, ImageArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs,
+};
 use adforge::engine::registry::{FileState, PullOutcome};
 
 #[derive(Debug, Parser)]
@@ -24,6 +26,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start; boxing the large Serve variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the HTTP API and run jobs in this process.
     Serve {
@@ -41,6 +45,8 @@ pub enum Command {
         text: TextArgs,
         #[command(flatten)]
         embed: EmbedArgs,
+        #[command(flatten)]
+        image: ImageArgs,
     },
     /// Run jobs from the queue, without HTTP (scale-out: many workers, one database and Redis).
     Worker {
@@ -99,6 +105,27 @@ pub enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Diffusion in process: seconds per UNet step and images/s at several batch sizes.
+    Image {
+        /// A diffusers model folder; default: a random-weight SD 1.5-sized UNet.
+        #[arg(long)]
+        model_dir: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 256)]
+        width: u32,
+        #[arg(long, default_value_t = 256)]
+        height: u32,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+        batches: Vec<usize>,
+        /// Timed steps per batch size.
+        #[arg(long, default_value_t = 2)]
+        steps: usize,
+        /// 1 or less: no classifier-free guidance (one UNet row per image).
+        #[arg(long, default_value_t = 1.0)]
+        guidance: f64,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,9 +157,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             worker,
             text,
             embed,
+            image,
         } => {
-            let server =
-                app::prepare_server(&store, &queue, &models, &worker, &http, &text, &embed).await?;
+            let server = app::prepare_server(
+                &store,
+                &queue,
+                &models,
+                &worker,
+                &http,
+                (&text, &embed, &image),
+            )
+            .await?;
             if let Some(key) = &server.generated_admin_key {
                 eprintln!(
                     "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\
@@ -171,6 +206,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let reports = bench.run().await?;
             print!("{}", adforge::bench::table(&reports));
             let report = serde_json::to_string_pretty(&reports)?;
+            match json {
+                Some(path) => std::fs::write(&path, report)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{report}"),
+            }
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Image {
+                    model_dir,
+                    width,
+                    height,
+                    batches,
+                    steps,
+                    guidance,
+                    json,
+                },
+        } => {
+            let bench = adforge::bench_image::ImageBench {
+                model_dir,
+                width,
+                height,
+                batches,
+                steps: steps.max(1),
+                guidance,
+            };
+            let report = tokio::task::spawn_blocking(move || bench.run())
+                .await
+                .context("image bench panicked")??;
+            print!("{}", adforge::bench_image::table(&report));
+            let report = serde_json::to_string_pretty(&report)?;
             match json {
                 Some(path) => std::fs::write(&path, report)
                     .with_context(|| format!("writing {}", path.display()))?,

@@ -149,6 +149,28 @@ pub struct TextArgs {
     pub max_batch: u16,
 }
 
+/// The diffusion engine behind `/v1/images/generations` and `/v1/images/edits`.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Image model to load at start (a manifest name, e.g. sd-turbo); empty: none. Skipped with
+    /// a warning when not installed (no diffusion weights ship with adforge: the routes answer
+    /// 503 saying how to pull one).
+    #[arg(long, env = "ADFORGE_IMAGE_MODEL", default_value = "sd-turbo")]
+    pub image_model: String,
+    /// Requests in the image engine at once (waiting or running) before new ones get 429.
+    #[arg(long, env = "ADFORGE_IMAGE_QUEUE", default_value_t = 16)]
+    pub image_queue: usize,
+    /// UNet rows stacked in one forward (an image with guidance takes two).
+    #[arg(long, env = "ADFORGE_IMAGE_BATCH_ROWS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub image_batch_rows: u16,
+    /// Largest width or height a request may ask for.
+    #[arg(long, env = "ADFORGE_MAX_IMAGE_SIDE", default_value_t = 1024)]
+    pub max_image_side: u32,
+    /// Most denoising steps a request may ask for.
+    #[arg(long, env = "ADFORGE_MAX_IMAGE_STEPS", default_value_t = 50)]
+    pub max_image_steps: u32,
+}
+
 /// The sentence-embedding model behind `/v1/embeddings`.
 #[derive(Debug, Clone, Args)]
 pub struct EmbedArgs {

@@ -15,6 +15,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_image;
 pub mod config;
 pub mod engine;
 pub mod jobs;

@@ -88,33 +88,14 @@ pub async fn upscale(
             )));
         }
     };
-    let encoded = body
-        .image
-        .split_once(";base64,")
-        .map_or(body.image.as_str(), |(_, data)| data);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|e| ApiError::bad_request(format!("image: not base64 ({e})")))?;
-    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| ApiError::bad_request(format!("image: {e}")))?;
-    let (width, height) = reader.into_dimensions().map_err(|e| {
-        ApiError::bad_request(format!("image: does not decode as PNG, JPEG or WebP ({e})"))
-    })?;
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > MAX_INPUT_PIXELS {
-        return Err(ApiError::bad_request(format!(
-            "image: {width}x{height} is above the limit of {MAX_INPUT_PIXELS} pixels (512x512)"
-        )));
-    }
+    let input = decode_base64_image("image", &body.image, MAX_INPUT_PIXELS)?;
+    let (width, height) = (input.width(), input.height());
     let side = u64::from(width.max(height)) * u64::from(scale);
     if side > MAX_OUTPUT_SIDE {
         return Err(ApiError::bad_request(format!(
             "scale: {width}x{height} x{scale} gives a side of {side}, above the limit of {MAX_OUTPUT_SIDE}"
         )));
     }
-    let input = image::load_from_memory(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("image: does not decode ({e})")))?;
     let output = state
         .upscale
         .upscale(input, scale, tile)
@@ -145,4 +126,33 @@ pub async fn upscale(
             output_format: body.output_format.unwrap_or_else(|| "png".into()),
         }],
     }))
+}
+
+/// Decodes a base64 image field (PNG, JPEG or WebP; a `data:image/...;base64,` prefix is
+/// accepted), refusing more than `max_pixels` before the pixels are decoded.
+pub(crate) fn decode_base64_image(
+    field: &str,
+    value: &str,
+    max_pixels: u64,
+) -> Result<image::DynamicImage, ApiError> {
+    let encoded = value.split_once(";base64,").map_or(value, |(_, data)| data);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|e| ApiError::bad_request(format!("{field}: not base64 ({e})")))?;
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))?;
+    let (width, height) = reader.into_dimensions().map_err(|e| {
+        ApiError::bad_request(format!(
+            "{field}: does not decode as PNG, JPEG or WebP ({e})"
+        ))
+    })?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(ApiError::bad_request(format!(
+            "{field}: {width}x{height} is above the limit of {max_pixels} pixels"
+        )));
+    }
+    image::load_from_memory(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("{field}: does not decode ({e})")))
 }

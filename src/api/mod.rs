@@ -10,6 +10,7 @@ mod error;
 mod experiments;
 mod extract;
 mod generate;
+pub mod generations;
 mod health;
 mod images;
 mod jobs;
@@ -61,6 +62,9 @@ pub struct AppState {
     pub text: Option<TextService>,
     /// The loaded sentence-embedding model, if any.
     pub embed: Option<crate::engine::embed::EmbedService>,
+    /// Loaded diffusion models, one batched engine each.
+    pub image: crate::engine::image::engine::ImageEngines,
+    pub image_limits: generations::ImageLimits,
     /// The ESRGAN-slim upscaler (loads its networks on first use).
     pub upscale: crate::engine::image::UpscaleService,
     /// `/v1/*` without a key: only on loopback with no configured key.
@@ -77,6 +81,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(generations::router())
         .merge(generate::router())
         .merge(analytics::router())
         .merge(mmm::router())

@@ -2,3 +2,4 @@
 //! ffmpeg encoder arrive with the image and video issues.
 
 pub mod formats;
+pub mod png;

@@ -427,3 +427,167 @@ async fn a_full_engine_refuses_and_a_cancelled_request_stops_at_the_next_step() 
     .await
     .unwrap();
 }
+
+mod http {
+    use super::*;
+    use crate::support::{StoreKind, TestDb, TestServer, expect_error, send};
+    use adforge::engine::image::engine::ImageEngines;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    async fn server(with_model: bool) -> (TestDb, TestServer, Option<tempfile::TempDir>) {
+        let db = TestDb::new(StoreKind::Sqlite).await;
+        let queue = std::sync::Arc::new(adforge::jobs::embedded::EmbeddedQueue::new(
+            db.store.clone(),
+        ));
+        let engines = ImageEngines::default();
+        let dir = if with_model {
+            let (dir, model) = tiny_model(&RandomModelSpec::tiny_sd(), "tiny-sd");
+            let limits = EngineLimits {
+                max_requests: 16,
+                max_rows: 6,
+            };
+            engines.insert(ImageEngine::start(model, limits));
+            Some(dir)
+        } else {
+            None
+        };
+        let server = TestServer::start_with_image(db.store.clone(), queue, engines).await;
+        (db, server, dir)
+    }
+
+    fn png_of(body: &Value, i: usize) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(body["data"][i]["b64_json"].as_str().unwrap())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn generations_edits_and_capabilities_over_http() {
+        let (_db, server, _dir) = server(true).await;
+        let body = json!({"prompt": "a red running shoe", "size": "32x32", "steps": 3,
+            "seed": 1234, "n": 2, "guidance": 4.0, "scheduler": "euler_ancestral"});
+        let (status, first) = send(server.post("/v1/images/generations", &body)).await;
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["seed"], 1234);
+        assert_eq!(first["data"].as_array().unwrap().len(), 2);
+        let png = png_of(&first, 0);
+        let decoded = image::load_from_memory(&png).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (32, 32));
+        // The seed and parameters are in the PNG's text chunks.
+        let text = String::from_utf8_lossy(&png);
+        assert!(text.contains("seed\u{0}1234"), "no seed chunk");
+        assert!(
+            text.contains("prompt\u{0}a red running shoe"),
+            "no prompt chunk"
+        );
+        let (_, again) = send(server.post("/v1/images/generations", &body)).await;
+        assert_eq!(first["data"][0]["b64_json"], again["data"][0]["b64_json"]);
+        assert_ne!(first["data"][0]["b64_json"], first["data"][1]["b64_json"]);
+        // Without a seed one is chosen and returned.
+        let (_, random) = send(server.post(
+            "/v1/images/generations",
+            &json!({"prompt": "a shoe", "size": "32x32", "steps": 1}),
+        ))
+        .await;
+        assert!(random["seed"].as_u64().is_some());
+
+        let input = base64::engine::general_purpose::STANDARD.encode(&png);
+        let (status, edited) = send(server.post(
+            "/v1/images/edits",
+            &json!({"image": input, "prompt": "a blue shoe", "size": "32x32", "steps": 4,
+                "strength": 0.5, "seed": 1}),
+        ))
+        .await;
+        assert_eq!(status, 200, "{edited}");
+
+        let (status, caps) = send(server.get("/v1/capabilities")).await;
+        assert_eq!(status, 200);
+        assert_eq!(caps["image_models"][0]["name"], "tiny-sd");
+        assert_eq!(caps["image_limits"]["max_side"], 64);
+        assert!(caps["formats"].as_array().unwrap().len() >= 15);
+
+        let post = |b: Value| server.post("/v1/images/generations", &b);
+        expect_error(
+            post(json!({"prompt": "x", "size": "36x32"})),
+            400,
+            "size: width 36 is not a positive multiple of 8",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "size": "128x128"})),
+            400,
+            "above the limit of 64",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "steps": 9})),
+            400,
+            "steps: 9 is outside 1..=8",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "n": 5})),
+            400,
+            "n: 5 is outside 1..=4",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "n": 4, "guidance": 7.0})),
+            400,
+            "UNet rows",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "scheduler": "plms"})),
+            400,
+            "scheduler",
+        )
+        .await;
+        expect_error(post(json!({"prompt": " "})), 400, "prompt").await;
+        expect_error(
+            post(json!({"prompt": "x", "response_format": "url"})),
+            400,
+            "response_format",
+        )
+        .await;
+        expect_error(
+            post(json!({"prompt": "x", "model": "sdxl"})),
+            400,
+            "model: `sdxl` is not loaded",
+        )
+        .await;
+        expect_error(
+            server.post(
+                "/v1/images/edits",
+                &json!({"image": "bm90IGFuIGltYWdl", "prompt": "x"}),
+            ),
+            400,
+            "image: does not decode",
+        )
+        .await;
+        expect_error(
+            server.post(
+                "/v1/images/edits",
+                &json!({"image": input, "prompt": "x", "strength": 0.1, "steps": 4}),
+            ),
+            400,
+            "strength",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn without_an_image_model_the_routes_say_how_to_install_one() {
+        let (_db, server, _) = server(false).await;
+        expect_error(
+            server.post("/v1/images/generations", &json!({"prompt": "a shoe"})),
+            503,
+            "adforge models pull sd-turbo",
+        )
+        .await;
+        let (status, caps) = send(server.get("/v1/capabilities")).await;
+        assert_eq!(status, 200);
+        assert_eq!(caps["image_models"].as_array().unwrap().len(), 0);
+    }
+}

@@ -486,6 +486,34 @@ impl TestServer {
         embed: Option<adforge::engine::embed::EmbedService>,
         inference_open: bool,
     ) -> Self {
+        Self::start_full(
+            store,
+            queue,
+            text,
+            embed,
+            Default::default(),
+            inference_open,
+        )
+        .await
+    }
+
+    /// With loaded image engines (tests build them on random-weight models).
+    pub async fn start_with_image(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        image: adforge::engine::image::engine::ImageEngines,
+    ) -> Self {
+        Self::start_full(store, queue, None, None, image, true).await
+    }
+
+    async fn start_full(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        text: Option<adforge::engine::text::TextService>,
+        embed: Option<adforge::engine::embed::EmbedService>,
+        image: adforge::engine::image::engine::ImageEngines,
+        inference_open: bool,
+    ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
         init_logs();
@@ -528,6 +556,12 @@ impl TestServer {
                 request_timeout: Duration::from_secs(60),
             },
             text: text.clone(),
+            image,
+            image_limits: adforge::api::generations::ImageLimits {
+                max_side: 64,
+                max_steps: 8,
+                ..Default::default()
+            },
             upscale: adforge::engine::image::UpscaleService::new(
                 std::path::PathBuf::from(
                     std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_default(),

@@ -306,6 +306,11 @@ fn file_state(path: &Path, spec: &FileSpec, verify_hash: bool) -> FileState {
 fn verify_staged(staging: &Path, files: &[&FileSpec]) -> Result<()> {
     for file in files {
         match file_state(&staging.join(&file.path), file, true) {
+            FileState::Ok if file.sha256.is_none() => {
+                if let Ok(sha) = sha256_file(&staging.join(&file.path)) {
+                    tracing::info!(file = %file.path, %sha, "unpinned file fetched; add this sha256 to the manifest to pin it");
+                }
+            }
             FileState::Ok => {}
             FileState::Missing => {
                 return Err(RegistryError::Io(format!(
