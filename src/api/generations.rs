@@ -18,7 +18,7 @@ use super::{ApiError, AppState};
 use crate::engine::image::engine::{EngineError, GenerationRequest, ImageEngine};
 use crate::engine::image::pipeline::{ImageParams, ModelDefaults};
 use crate::engine::image::schedulers::SchedulerKind;
-use crate::media::png::encode_png;
+use crate::media::compositor::{OutputFormat, encode};
 
 /// What one generation request may ask for.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -294,7 +294,8 @@ async fn run(
             .collect();
         let index = image.index.to_string();
         meta.push(("image_index", &index));
-        let png = encode_png(&image::DynamicImage::ImageRgb8(image.image), &meta)
+        let rgba = image::DynamicImage::ImageRgb8(image.image).into_rgba8();
+        let png = encode(&rgba, OutputFormat::Png, &meta)
             .map_err(|e| ApiError::Internal(format!("encoding a generated image: {e}")))?;
         data.push(GeneratedImageData {
             b64_json: base64::engine::general_purpose::STANDARD.encode(png),

@@ -1,5 +1,6 @@
-//! Media: the format table every creative is rendered to (`formats`). The compositor and the
-//! ffmpeg encoder arrive with the image and video issues.
+//! Media: the format table every creative is rendered to (`formats`) and the ad-image
+//! compositor that renders a creative spec at a format and encodes it (`compositor`). The
+//! ffmpeg encoder arrives with the video issue.
 
+pub mod compositor;
 pub mod formats;
-pub mod png;

@@ -8,6 +8,7 @@ mod analytics;
 mod api;
 mod arch;
 mod binary;
+mod compositor;
 mod copy;
 mod diffusion;
 mod embed;

@@ -1,0 +1,252 @@
+//! The ad-image compositor: turns a `CreativeSpec` (headline, body, call to action, background,
+//! product image, logo, brand kit) into a finished image at a format from `media::formats`,
+//! and encodes it as PNG, JPEG or WebP.
+//!
+//! Code map:
+//! - `layout`: where each layer goes per format (banner, wide, stacked, logo), inside the
+//!   format's safe text area; pure.
+//! - `text`: cosmic-text shaping, wrapping, fallback and auto-fit; drawing glyphs.
+//! - `fonts`: the `FontLibrary` (bundled DejaVu, added brand fonts) and per-spec font bytes.
+//! - `colour`: `Rgb`, WCAG contrast, and the choice of text colour or scrim.
+//! - `paint`: backgrounds, images, rounded rects, the one sRGB blend.
+//! - `compose`: the render pipeline tying these together.
+//! - `encode`: PNG (metadata in text chunks), JPEG, WebP.
+//!
+//! Invariants a render keeps: the image is exactly the format's size; every text layer lies
+//! inside the format's safe text area; every text layer reaches WCAG AA contrast (4.5:1, or
+//! 3:1 for large text, see `colour::aa_minimum`) against the pixels under it, measured worst
+//! case, by changing its colour to black or white or laying a scrim behind it; a text that
+//! does not fit its box at the minimum size is an error, never clipped or overflowing; no glyph
+//! is drawn as a .notdef box while a bundled font has it.
+//!
+//! Rendering is CPU-bound (tens of milliseconds at 1080x1920): call it from a blocking task.
+//! Decoding input images is the caller's job, and so are their sizes; the compositor only
+//! allocates canvases of the format's size.
+
+mod colour;
+mod compose;
+mod encode;
+mod fonts;
+mod layout;
+mod paint;
+mod text;
+
+use std::sync::Mutex;
+
+use cosmic_text::SwashCache;
+use serde::Serialize;
+
+use crate::media::formats::Format;
+
+pub use colour::{Rgb, aa_minimum, contrast};
+pub use encode::{OutputFormat, encode};
+pub use fonts::{DEFAULT_FAMILY, FontLibrary};
+pub use layout::Rect;
+
+/// Longest text a layer takes, in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// Everything a creative is made of.
+#[derive(Debug, Clone)]
+pub struct CreativeSpec {
+    pub headline: String,
+    pub body: Option<String>,
+    /// The call-to-action button's label.
+    pub cta: Option<String>,
+    pub background: Background,
+    pub product: Option<ProductImage>,
+    pub logo: Option<image::DynamicImage>,
+    pub brand: BrandKit,
+}
+
+#[derive(Debug, Clone)]
+pub enum Background {
+    /// Cover-cropped to the format: scaled to fill it, the centre kept.
+    Image(image::DynamicImage),
+    /// A linear gradient; the angle follows CSS (0° bottom to top, 90° left to right).
+    Gradient {
+        from: Rgb,
+        to: Rgb,
+        angle_deg: f32,
+    },
+    Solid(Rgb),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductImage {
+    pub image: image::DynamicImage,
+    pub fit: Fit,
+}
+
+/// How an image fills its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fit {
+    /// Scaled to fit inside the slot, whole.
+    Contain,
+    /// Scaled to fill the slot, its centre cropped.
+    Cover,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrandKit {
+    /// The call-to-action button's colour.
+    pub primary: Rgb,
+    /// The call-to-action label's colour when it has the contrast.
+    pub secondary: Rgb,
+    /// Preferred colour for headline and body text; black or white (or a scrim) is used where
+    /// it lacks contrast. `None`: black or white, whichever contrasts more.
+    pub text: Option<Rgb>,
+    /// A family registered in the `FontLibrary`; `None` is DejaVu Sans.
+    pub font: Option<String>,
+    /// A TrueType or OpenType font to set the text in, overriding `font`.
+    pub font_data: Option<Vec<u8>>,
+}
+
+impl Default for BrandKit {
+    fn default() -> Self {
+        BrandKit {
+            primary: Rgb(0x1A, 0x73, 0xE8),
+            secondary: Rgb::WHITE,
+            text: None,
+            font: None,
+            font_data: None,
+        }
+    }
+}
+
+/// A finished creative and where each layer ended up.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub image: image::RgbaImage,
+    pub layers: Vec<PlacedLayer>,
+}
+
+impl Rendered {
+    pub fn layer(&self, name: &str) -> Option<&PlacedLayer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+}
+
+/// One drawn layer: "headline", "body", "cta", "logo" or "product".
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PlacedLayer {
+    pub name: &'static str,
+    /// For text, the box of its lines; for "cta", the button; for images, the drawn image.
+    pub rect: Rect,
+    /// Text layers: the fitted font size in pixels.
+    pub font_size: Option<f32>,
+    /// Text layers: the WCAG contrast ratio of the text against the pixels under `rect`,
+    /// worst case.
+    pub contrast: Option<f32>,
+    /// Text layers: how the text was set.
+    pub text: Option<TextDetails>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TextDetails {
+    pub colour: Rgb,
+    /// The WCAG AA ratio this layer had to reach (3.0 for large text, else 4.5).
+    pub min_contrast: f32,
+    /// Whether a scrim was laid behind the text to reach it.
+    pub scrim: bool,
+    pub lines: usize,
+    pub glyphs: usize,
+    /// Glyphs no font had, drawn as .notdef boxes (0 unless the text needs a font adforge
+    /// lacks, such as CJK).
+    pub missing_glyphs: usize,
+    pub right_to_left: bool,
+    /// The fonts the glyphs came from: the brand's, then fallbacks.
+    pub families: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error(
+        "{layer} text does not fit its box even at the minimum size of {min_size} px; shorten it"
+    )]
+    TextDoesNotFit { layer: &'static str, min_size: f32 },
+    #[error("{layer} is empty")]
+    EmptyText { layer: &'static str },
+    #[error("{layer} is {chars} characters, over the limit of {max_chars}")]
+    TextTooLong {
+        layer: &'static str,
+        chars: usize,
+        max_chars: usize,
+    },
+    #[error("{layer} image is empty ({width}x{height})")]
+    EmptyImage {
+        layer: &'static str,
+        width: u32,
+        height: u32,
+    },
+    #[error("brand font family {family:?} is not in the font library (known: {known})")]
+    UnknownFont { family: String, known: String },
+    #[error("invalid font: {reason}")]
+    InvalidFont { reason: String },
+    #[error("jpeg quality {quality} is out of range 1 to 100")]
+    JpegQuality { quality: u8 },
+    #[error("png metadata key {key:?}: {reason}")]
+    Metadata { key: String, reason: String },
+    #[error("{format} encoding failed: {reason}")]
+    Encode {
+        format: &'static str,
+        reason: String,
+    },
+}
+
+/// Renders creatives. Holds the font library and one font system and glyph cache, shared by
+/// renders behind a mutex (a render holds it throughout).
+pub struct Compositor {
+    library: FontLibrary,
+    engine: Mutex<Engine>,
+}
+
+/// The mutable state renders share.
+struct Engine {
+    fonts: fonts::FontState,
+    swash: SwashCache,
+}
+
+/// Rasterised glyphs kept between renders, at most; past it the cache is emptied.
+const MAX_CACHED_GLYPHS: usize = 8192;
+
+impl Compositor {
+    pub fn new(fonts: FontLibrary) -> Self {
+        let engine = Engine {
+            fonts: fonts::FontState::new(&fonts),
+            swash: SwashCache::new(),
+        };
+        Compositor {
+            library: fonts,
+            engine: Mutex::new(engine),
+        }
+    }
+
+    pub fn fonts(&self) -> &FontLibrary {
+        &self.library
+    }
+
+    /// Renders `spec` at `format`'s exact size.
+    pub fn render(&self, spec: &CreativeSpec, format: &Format) -> Result<Rendered, ComposeError> {
+        // A panic mid-render leaves only caches behind, which stay usable.
+        let mut engine = self
+            .engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Engine { fonts, swash } = &mut *engine;
+        let rendered = compose::render(fonts, swash, &self.library, spec, format);
+        if swash.image_cache.len() > MAX_CACHED_GLYPHS {
+            swash.image_cache.clear();
+        }
+        rendered
+    }
+}
+
+impl std::fmt::Debug for Compositor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compositor")
+            .field("library", &self.library)
+            .finish_non_exhaustive()
+    }
+}
