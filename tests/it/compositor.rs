@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use adforge::media::compositor::{
     Background, BrandKit, ComposeError, Compositor, CreativeSpec, Fit, FontLibrary, OutputFormat,
-    ProductImage, Rect, Rendered, Rgb, aa_minimum, encode,
+    ProductImage, Rect, Rendered, Rgb, aa_minimum, contrast, encode,
 };
 use adforge::media::formats::{self, Format};
 use image::{DynamicImage, Rgba, RgbaImage};
@@ -165,6 +165,24 @@ fn every_format_renders_at_its_size_with_text_safe_and_readable() {
                 .render(&s, f)
                 .unwrap_or_else(|e| panic!("{id}: {e}"));
             check_render(f, &rendered);
+            if let Background::Solid(bg) = background {
+                // On a flat background the reported ratio is the plain colour-pair ratio.
+                for layer in rendered.layers.iter().filter(|l| l.name != "cta") {
+                    let Some(text) = &layer.text else { continue };
+                    let expected = if text.scrim {
+                        None
+                    } else {
+                        Some(contrast(text.colour, *bg))
+                    };
+                    if let (Some(expected), Some(got)) = (expected, layer.contrast) {
+                        assert!(
+                            (expected - got).abs() < 1e-3,
+                            "{id} {}: {got} vs {expected}",
+                            layer.name
+                        );
+                    }
+                }
+            }
             let names: Vec<&str> = rendered.layers.iter().map(|l| l.name).collect();
             assert!(names.contains(&"logo"), "{id}: {names:?}");
             if f.medium != formats::Medium::Logo {

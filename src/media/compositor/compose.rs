@@ -24,10 +24,9 @@ const CTA_PAD_Y: f32 = 0.45;
 /// In stacked layouts the button takes at most this share of the width.
 const CTA_STACKED_WIDTH: f32 = 0.8;
 
-/// Renders a spec at a format. `fonts` and `swash` are the compositor's shared state.
+/// Renders a spec at a format. `fonts` is the compositor's shared font state.
 pub fn render(
     fonts: &mut FontState,
-    swash: &mut SwashCache,
     library: &FontLibrary,
     spec: &CreativeSpec,
     format: &Format,
@@ -54,7 +53,7 @@ pub fn render(
     let plan = layout::plan(format, present);
     let painter = Painter {
         fs: &mut fonts.system,
-        swash,
+        swash: &mut fonts.swash,
         canvas: RgbaImage::new(0, 0),
         layers: Vec::new(),
     };

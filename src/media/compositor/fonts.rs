@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cosmic_text::FontSystem;
+use cosmic_text::{FontSystem, SwashCache};
 use fontdb::{Database, Source};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +25,9 @@ const BUNDLED: [&[u8]; 4] = [
 /// Brand fonts given as bytes in specs are kept loaded for reuse, up to this many; past it the
 /// font database is rebuilt from the library, which bounds its memory.
 const MAX_SPEC_FONTS: usize = 16;
+
+/// Rasterised glyphs kept between renders, at most; past it the cache is emptied.
+const MAX_CACHED_GLYPHS: usize = 8192;
 
 /// Font bytes larger than this are refused (the largest CJK fonts are about 20 MB).
 pub const MAX_FONT_BYTES: usize = 32 << 20;
@@ -124,9 +127,12 @@ fn family_names(bytes: &FontBytes) -> Vec<String> {
     names
 }
 
-/// The font system a compositor shapes with, and the brand fonts specs brought as bytes.
+/// The font system a compositor shapes with, its glyph cache, and the brand fonts specs brought
+/// as bytes. The cache is keyed by font ids, which a rebuilt font system hands out again: the
+/// two are rebuilt together.
 pub(super) struct FontState {
     pub system: FontSystem,
+    pub swash: SwashCache,
     /// (sha-256 of the bytes, family name) of each spec font loaded, oldest first.
     spec_fonts: Vec<([u8; 32], String)>,
 }
@@ -135,7 +141,15 @@ impl FontState {
     pub fn new(library: &FontLibrary) -> Self {
         FontState {
             system: library.font_system(),
+            swash: SwashCache::new(),
             spec_fonts: Vec::new(),
+        }
+    }
+
+    /// Empties the glyph cache once it holds more than `MAX_CACHED_GLYPHS`.
+    pub fn trim_caches(&mut self) {
+        if self.swash.image_cache.len() > MAX_CACHED_GLYPHS {
+            self.swash.image_cache.clear();
         }
     }
 
@@ -199,6 +213,8 @@ impl FontState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::compositor::layout::HAlign;
+    use crate::media::compositor::{Rgb, text};
 
     #[test]
     fn bundled_library_has_dejavu_sans_and_serif() {
@@ -246,5 +262,33 @@ mod tests {
         }
         // Loaded once, reused after.
         assert_eq!(state.system.db().len(), before + 1);
+    }
+
+    #[test]
+    fn spec_fonts_are_bounded_by_rebuilding_system_and_cache_together() {
+        let library = FontLibrary::bundled();
+        let mut state = FontState::new(&library);
+        let style = text::TextStyle {
+            family: DEFAULT_FAMILY,
+            bold: false,
+            align: HAlign::Start,
+            wrap: false,
+            line_height: 1.2,
+        };
+        let shaped = text::shape(&mut state.system, "Hi", &style, 20.0, 100.0);
+        let mut canvas = image::RgbaImage::new(100, 30);
+        let (fs, swash) = (&mut state.system, &mut state.swash);
+        text::draw(&mut canvas, fs, swash, &shaped, (0.0, 0.0), Rgb::BLACK);
+        assert!(!state.swash.image_cache.is_empty());
+        for i in 0..=MAX_SPEC_FONTS {
+            // Trailing bytes make each a distinct font file to the hash; parsers ignore them.
+            let mut bytes = BUNDLED[2].to_vec();
+            bytes.extend_from_slice(&(i as u32).to_le_bytes());
+            state.brand_family(&library, None, Some(&bytes)).unwrap();
+            assert!(state.spec_fonts.len() <= MAX_SPEC_FONTS);
+        }
+        assert_eq!(state.spec_fonts.len(), 1);
+        assert_eq!(state.system.db().len(), 4 + 1);
+        assert!(state.swash.image_cache.is_empty());
     }
 }

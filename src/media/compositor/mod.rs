@@ -33,7 +33,6 @@ mod text;
 
 use std::sync::Mutex;
 
-use cosmic_text::SwashCache;
 use serde::Serialize;
 
 use crate::media::formats::Format;
@@ -199,27 +198,14 @@ pub enum ComposeError {
 /// renders behind a mutex (a render holds it throughout).
 pub struct Compositor {
     library: FontLibrary,
-    engine: Mutex<Engine>,
+    state: Mutex<fonts::FontState>,
 }
-
-/// The mutable state renders share.
-struct Engine {
-    fonts: fonts::FontState,
-    swash: SwashCache,
-}
-
-/// Rasterised glyphs kept between renders, at most; past it the cache is emptied.
-const MAX_CACHED_GLYPHS: usize = 8192;
 
 impl Compositor {
     pub fn new(fonts: FontLibrary) -> Self {
-        let engine = Engine {
-            fonts: fonts::FontState::new(&fonts),
-            swash: SwashCache::new(),
-        };
         Compositor {
+            state: Mutex::new(fonts::FontState::new(&fonts)),
             library: fonts,
-            engine: Mutex::new(engine),
         }
     }
 
@@ -230,15 +216,12 @@ impl Compositor {
     /// Renders `spec` at `format`'s exact size.
     pub fn render(&self, spec: &CreativeSpec, format: &Format) -> Result<Rendered, ComposeError> {
         // A panic mid-render leaves only caches behind, which stay usable.
-        let mut engine = self
-            .engine
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Engine { fonts, swash } = &mut *engine;
-        let rendered = compose::render(fonts, swash, &self.library, spec, format);
-        if swash.image_cache.len() > MAX_CACHED_GLYPHS {
-            swash.image_cache.clear();
-        }
+        let rendered = compose::render(&mut state, &self.library, spec, format);
+        state.trim_caches();
         rendered
     }
 }
