@@ -243,6 +243,23 @@ pub struct Core {
 }
 
 impl Core {
+    /// Registers `creative.render` with the models this process has (a worker without models
+    /// still renders given copy over gradients and uploaded images).
+    fn register_creatives(
+        &mut self,
+        compositor: &Arc<crate::media::compositor::Compositor>,
+        images: &crate::engine::image::engine::ImageEngines,
+        text: Option<&TextService>,
+    ) {
+        self.registry
+            .register(Arc::new(jobs::creatives::CreativeRender {
+                assets: self.assets.clone(),
+                compositor: compositor.clone(),
+                images: images.clone(),
+                text: text.cloned(),
+            }));
+    }
+
     pub async fn open(
         store_args: &StoreArgs,
         queue_args: &QueueArgs,
@@ -354,6 +371,7 @@ pub struct PreparedServer {
     embed: Option<EmbedService>,
     image: crate::engine::image::engine::ImageEngines,
     image_args: ImageArgs,
+    compositor: Arc<crate::media::compositor::Compositor>,
     http: HttpArgs,
     worker_args: WorkerArgs,
 }
@@ -366,11 +384,15 @@ pub async fn prepare_server(
     http: &HttpArgs,
     (text_args, embed_args, image_args): (&TextArgs, &EmbedArgs, &ImageArgs),
 ) -> Result<PreparedServer, AppError> {
-    let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
+    let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
     let text = load_text_model(&core.models, text_args).await?;
     let embed = load_embed_model(&core.models, embed_args).await?;
     let image = load_image_models(&core.models, image_args).await?;
+    let compositor = Arc::new(crate::media::compositor::Compositor::new(
+        crate::media::compositor::FontLibrary::bundled(),
+    ));
+    core.register_creatives(&compositor, &image, text.as_ref());
     Ok(PreparedServer {
         generated_admin_key,
         core,
@@ -378,6 +400,7 @@ pub async fn prepare_server(
         embed,
         image,
         image_args: image_args.clone(),
+        compositor,
         http: http.clone(),
         worker_args: worker_args.clone(),
     })
@@ -412,6 +435,7 @@ impl PreparedServer {
             text: self.text.clone(),
             embed: self.embed.clone(),
             image: self.image.clone(),
+            compositor: self.compositor.clone(),
             image_limits: crate::api::generations::ImageLimits {
                 max_side: self.image_args.max_image_side,
                 max_steps: self.image_args.max_image_steps,
@@ -444,7 +468,11 @@ pub async fn run_worker(
     model_args: &ModelArgs,
     worker_args: &WorkerArgs,
 ) -> Result<(), AppError> {
-    let core = Core::open(store_args, queue_args, model_args, worker_args).await?;
+    let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
+    let compositor = Arc::new(crate::media::compositor::Compositor::new(
+        crate::media::compositor::FontLibrary::bundled(),
+    ));
+    core.register_creatives(&compositor, &Default::default(), None);
     let shutdown = CancellationToken::new();
     let args = WorkerArgs {
         workers: worker_args.workers.max(1),

@@ -6,6 +6,7 @@
 
 mod analytics;
 mod assets;
+mod creatives;
 mod error;
 mod experiments;
 mod extract;
@@ -65,6 +66,8 @@ pub struct AppState {
     /// Loaded diffusion models, one batched engine each.
     pub image: crate::engine::image::engine::ImageEngines,
     pub image_limits: generations::ImageLimits,
+    /// The ad-image compositor (fonts loaded once).
+    pub compositor: std::sync::Arc<crate::media::compositor::Compositor>,
     /// The ESRGAN-slim upscaler (loads its networks on first use).
     pub upscale: crate::engine::image::UpscaleService,
     /// `/v1/*` without a key: only on loopback with no configured key.
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(jobs::router())
         .merge(generations::router())
+        .merge(creatives::router())
         .merge(generate::router())
         .merge(analytics::router())
         .merge(mmm::router())

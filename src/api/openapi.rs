@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, analytics, assets, experiments, generate, generations, health, images, jobs, mmm,
-    openai,
+    AppState, analytics, assets, creatives, experiments, generate, generations, health, images,
+    jobs, mmm, openai,
 };
 
 #[derive(OpenApi)]
@@ -18,6 +18,7 @@ use super::{
         health::health, health::ready, health::metrics,
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings, images::upscale,
         generations::generations, generations::edits, generations::capabilities,
+        creatives::render,
         generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
         experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::asset, assets::content,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,

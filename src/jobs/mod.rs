@@ -12,6 +12,7 @@
 //! This module holds no SQL (that is `store`'s) and knows nothing of HTTP.
 
 pub mod analytics;
+pub mod creatives;
 pub mod embedded;
 pub mod kinds;
 pub mod redis;

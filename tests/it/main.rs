@@ -10,6 +10,7 @@ mod arch;
 mod binary;
 mod compositor;
 mod copy;
+mod creatives;
 mod diffusion;
 mod embed;
 mod inference;

@@ -531,6 +531,15 @@ impl TestServer {
         for kind in builtin.kinds() {
             registry.register(builtin.get(kind).unwrap().clone());
         }
+        let compositor = Arc::new(adforge::media::compositor::Compositor::new(
+            adforge::media::compositor::FontLibrary::bundled(),
+        ));
+        registry.register(Arc::new(adforge::jobs::creatives::CreativeRender {
+            assets: assets.clone(),
+            compositor: compositor.clone(),
+            images: image.clone(),
+            text: text.clone(),
+        }));
         adforge::auth::bootstrap_admin_key(
             &store,
             Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)),
@@ -557,6 +566,7 @@ impl TestServer {
             },
             text: text.clone(),
             image,
+            compositor,
             image_limits: adforge::api::generations::ImageLimits {
                 max_side: 64,
                 max_steps: 8,
