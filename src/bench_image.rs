@@ -16,7 +16,9 @@ use crate::engine::image::schedulers::SchedulerKind;
 
 #[derive(Debug, Clone)]
 pub struct ImageBench {
-    /// A diffusers folder; `None`: a random-weight SD 1.5-sized UNet.
+    /// A diffusers folder (one that does not exist yet gets a random-weight SD 1.5-sized
+    /// model written into it and kept); `None`: a random-weight SD 1.5-sized UNet, deleted after
+    /// loading.
     pub model_dir: Option<PathBuf>,
     pub width: u32,
     pub height: u32,
@@ -53,6 +55,11 @@ impl ImageBench {
         let device = Device::Cpu;
         let scratch;
         let (name, dir) = match &self.model_dir {
+            Some(dir) if !dir.exists() => {
+                tracing::info!(dir = %dir.display(), "writing a random-weight SD 1.5-sized UNet (kept)");
+                write_random_model(dir, &RandomModelSpec::sd15_unet(), 1)?;
+                ("random-weight SD 1.5 UNet".to_string(), dir.clone())
+            }
             Some(dir) => (dir.display().to_string(), dir.clone()),
             None => {
                 scratch = tempfile_dir()?;

@@ -82,6 +82,20 @@ pub struct JobView {
     pub updated_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Queued jobs: how many queued jobs (of any owner) run before this one.
+    pub queue_position: Option<i64>,
+    /// Running jobs: seconds left, extrapolated from the progress so far.
+    pub eta_seconds: Option<f64>,
+}
+
+/// Time left of a running job at the rate of its progress so far (none before any progress).
+fn eta_seconds(job: &JobRow, now_ms: i64) -> Option<f64> {
+    let started = job.started_at?;
+    if job.state != JobState::Running || !(job.progress > 0.0 && job.progress < 1.0) {
+        return None;
+    }
+    let elapsed = (now_ms - started).max(0) as f64 / 1000.0;
+    Some(elapsed * (1.0 - job.progress) / job.progress)
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -96,7 +110,9 @@ fn rfc3339(ms: i64) -> String {
 
 impl From<JobRow> for JobView {
     fn from(job: JobRow) -> Self {
+        let eta_seconds = eta_seconds(&job, crate::store::now_ms());
         Self {
+            eta_seconds,
             id: job.id,
             kind: job.kind,
             state: job.state,
@@ -113,6 +129,7 @@ impl From<JobRow> for JobView {
             updated_at: rfc3339(job.updated_at),
             started_at: job.started_at.map(rfc3339),
             finished_at: job.finished_at.map(rfc3339),
+            queue_position: None,
         }
     }
 }
@@ -408,7 +425,14 @@ pub async fn get_job(
         .get_job(Some(&principal.owner_id), &id)
         .await?
         .ok_or_else(|| no_such_job(&id))?;
-    Ok(Json(job.into()))
+    let position = if job.state == JobState::Queued {
+        Some(state.store.queue_position(&job).await?)
+    } else {
+        None
+    };
+    let mut view = JobView::from(job);
+    view.queue_position = position;
+    Ok(Json(view))
 }
 
 fn no_such_job(id: &str) -> ApiError {

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{JobContext, JobError, JobHandler};
-use crate::engine::image::engine::{GenerationRequest, ImageEngines};
+use crate::engine::image::engine::{
+    EngineError, GeneratedImage, GenerationRequest, ImageEngines, Progress, Ticket,
+};
 use crate::engine::image::pipeline::ImageParams;
 use crate::engine::text::TextService;
 use crate::media::compositor::{
@@ -313,7 +315,7 @@ impl CreativeRender {
                     },
                     n: 1,
                     init_image: None,
-                    preview_every: 0,
+                    preview_every: 1,
                 };
                 let ticket = engine
                     .submit(request)
@@ -324,7 +326,7 @@ impl CreativeRender {
                     token.cancelled().await;
                     cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                 });
-                let result = ticket.wait().await;
+                let result = self.follow(ctx, ticket).await;
                 watcher.abort();
                 let image = result
                     .map_err(|e| JobError::Fatal(format!("background: {e}")))?
@@ -339,6 +341,68 @@ impl CreativeRender {
         }
     }
 }
+
+impl CreativeRender {
+    /// Waits for a generation, reporting each denoising step as job progress and keeping the
+    /// latest step preview as the job's `background-preview.png` asset.
+    async fn follow(
+        &self,
+        ctx: &JobContext,
+        ticket: Ticket,
+    ) -> Result<Vec<GeneratedImage>, EngineError> {
+        let mut progress = ticket.progress.clone();
+        let mut preview = ticket.preview.clone();
+        let wait = ticket.wait();
+        tokio::pin!(wait);
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                result = &mut wait => return result,
+                changed = progress.changed(), if watching => {
+                    if changed.is_err() {
+                        watching = false;
+                        continue;
+                    }
+                    let now = progress.borrow_and_update().clone();
+                    if let Progress::Denoising { step, total, .. } = now {
+                        let fraction = 0.02 + 0.06 * step as f64 / total.max(1) as f64;
+                        // A lost attempt is noticed at the next format; the generation ends anyway.
+                        let message = format!("generating the background: step {step}/{total}");
+                        let _ = ctx.progress(fraction, &message).await;
+                    }
+                    let latest = preview.borrow_and_update().clone();
+                    if let Some(image) = latest {
+                        self.store_preview(ctx, &image).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn store_preview(&self, ctx: &JobContext, image: &image::RgbImage) {
+        let rgba = image::DynamicImage::ImageRgb8(image.clone()).into_rgba8();
+        let Ok(png) = encode(&rgba, OutputFormat::Png, &[]) else {
+            return;
+        };
+        let stored = self
+            .assets
+            .put(
+                &ctx.job.owner_id,
+                &ctx.job.id,
+                PREVIEW_NAME,
+                "image/png",
+                &png,
+                now_ms(),
+            )
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "storing a step preview failed");
+        }
+    }
+}
+
+/// The asset name of the latest denoising preview of a job's generated background.
+pub const PREVIEW_NAME: &str = "background-preview.png";
 
 fn thumbnail(image: &image::RgbaImage) -> Result<Vec<u8>, JobError> {
     let height = (u64::from(image.height()) * u64::from(THUMBNAIL_WIDTH)
@@ -469,11 +533,20 @@ impl JobHandler for CreativeRender {
         }
         ctx.progress(1.0, &format!("rendered {} formats", rendered.len()))
             .await?;
+        let preview = self
+            .assets
+            .for_job(&owner, &ctx.job.id)
+            .await
+            .map_err(|e| JobError::Retryable(e.to_string()))?
+            .into_iter()
+            .find(|a| a.name == PREVIEW_NAME)
+            .map(|a| a.id);
         Ok(json!({
             "copy": copy,
             "background": background_kind,
             "seed": seed,
             "creatives": rendered,
+            "background_preview_asset_id": preview,
         }))
     }
 }

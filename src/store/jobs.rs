@@ -305,6 +305,23 @@ impl Store {
         Ok(())
     }
 
+    /// Queued jobs a worker would take before `job` (higher priority, or the same priority and
+    /// due earlier), across owners: the job's place in the line.
+    pub async fn queue_position(&self, job: &JobRow) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS ahead FROM jobs WHERE state = 'queued' AND id <> $1 \
+             AND (priority > $2 OR (priority = $2 AND (available_at < $3 \
+             OR (available_at = $3 AND created_at < $4))))",
+        )
+        .bind(&job.id)
+        .bind(job.priority)
+        .bind(job.available_at)
+        .bind(job.created_at)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("ahead")?)
+    }
+
     /// Ids of jobs a worker could claim now, best first: queued and due, or running with an
     /// expired lease.
     pub async fn runnable_job_ids(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {

@@ -101,6 +101,17 @@ async fn renders_every_format_over_a_generated_background_with_thumbnails() {
     assert_eq!(done["state"], "succeeded", "{done}");
     let result = &done["result"];
     assert_eq!(result["background"], "generated");
+    // The last denoising preview of the background was kept as an asset.
+    let preview = fetch_image(
+        &server,
+        result["background_preview_asset_id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (preview.width(), preview.height()),
+        (16, 16),
+        "one pixel per latent"
+    );
     let creatives = result["creatives"].as_array().unwrap();
     assert_eq!(creatives.len(), formats.len());
     for (creative, id) in creatives.iter().zip(formats) {

@@ -23,6 +23,7 @@ macro_rules! on_each_store {
 on_each_store!(
     assets_rewrite_in_place_respect_the_quota_and_expire,
     insert_get_and_idempotency,
+    queue_position_counts_who_runs_first,
     claims_are_fenced_by_attempt,
     expired_leases_are_reclaimed_until_attempts_run_out,
     cancel_queued_and_running,
@@ -46,6 +47,25 @@ fn new_job(owner: &str, key: Option<&str>) -> NewJob {
         max_attempts: 2,
         idempotency_key: key.map(str::to_string),
     }
+}
+
+async fn queue_position_counts_who_runs_first(kind: StoreKind) {
+    let db = TestDb::new(kind).await;
+    let store = &db.store;
+    owner(store, "o1").await;
+    owner(store, "o2").await;
+    let t = now_ms();
+    let (first, _) = store.insert_job(&new_job("o1", None), t).await.unwrap();
+    let (second, _) = store.insert_job(&new_job("o2", None), t + 1).await.unwrap();
+    let urgent = NewJob {
+        priority: 5,
+        ..new_job("o1", None)
+    };
+    let (urgent, _) = store.insert_job(&urgent, t + 2).await.unwrap();
+    assert_eq!(store.queue_position(&urgent).await.unwrap(), 0);
+    assert_eq!(store.queue_position(&first).await.unwrap(), 1);
+    // Other owners' jobs count: they run first all the same.
+    assert_eq!(store.queue_position(&second).await.unwrap(), 2);
 }
 
 async fn insert_get_and_idempotency(kind: StoreKind) {
