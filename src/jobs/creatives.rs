@@ -477,7 +477,7 @@ impl JobHandler for CreativeRender {
             .await?;
             let compositor = self.compositor.clone();
             let spec = spec.clone();
-            let meta = vec![
+            let meta = [
                 ("headline".to_string(), copy.headline.clone()),
                 ("format".to_string(), format.id.to_string()),
                 ("software".to_string(), "adforge".to_string()),
