@@ -48,10 +48,80 @@ pub struct ImageBenchReport {
     pub steps: Vec<StepReport>,
     /// Images/s at the largest batch over images/s at batch 1, measured in this run.
     pub batching_speedup: f64,
+    /// The compositor at each format (gradient background, headline, body, CTA).
+    pub compositor: Vec<CompositorReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompositorReport {
+    pub format: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub renders_per_second: f64,
+    /// The same render encoded as PNG, per second.
+    pub png_per_second: f64,
+}
+
+/// Renders per format: a gradient creative with all three text layers, `rounds` times each.
+pub fn compositor_bench(rounds: usize) -> Result<Vec<CompositorReport>, PipelineError> {
+    use crate::media::compositor::{
+        Background, BrandKit, Compositor, CreativeSpec, FontLibrary, OutputFormat, Rgb, encode,
+    };
+    let compositor = Compositor::new(FontLibrary::bundled());
+    let spec = CreativeSpec {
+        headline: "Run lighter on every trail".into(),
+        body: Some("Our lightest trail shoe yet, with grip that holds in the wet.".into()),
+        cta: Some("Shop now".into()),
+        background: Background::Gradient {
+            from: Rgb(0x0B, 0x5F, 0xFF),
+            to: Rgb(0xFF, 0xFF, 0xFF),
+            angle_deg: 135.0,
+        },
+        product: None,
+        logo: None,
+        brand: BrandKit::default(),
+    };
+    let fail = |e: crate::media::compositor::ComposeError| PipelineError::Invalid(e.to_string());
+    let mut reports = Vec::new();
+    for format in crate::media::formats::FORMATS {
+        compositor.render(&spec, format).map_err(fail)?;
+        let started = Instant::now();
+        let mut last = None;
+        for _ in 0..rounds {
+            last = Some(compositor.render(&spec, format).map_err(fail)?);
+        }
+        let render_secs = started.elapsed().as_secs_f64() / rounds.max(1) as f64;
+        let started = Instant::now();
+        if let Some(rendered) = &last {
+            for _ in 0..rounds {
+                encode(&rendered.image, OutputFormat::Png, &[]).map_err(fail)?;
+            }
+        }
+        let png_secs = render_secs + started.elapsed().as_secs_f64() / rounds.max(1) as f64;
+        reports.push(CompositorReport {
+            format: format.id,
+            width: format.width,
+            height: format.height,
+            renders_per_second: 1.0 / render_secs,
+            png_per_second: 1.0 / png_secs,
+        });
+    }
+    Ok(reports)
 }
 
 impl ImageBench {
     pub fn run(&self) -> Result<ImageBenchReport, PipelineError> {
+        if self.batches.is_empty() {
+            return Ok(ImageBenchReport {
+                model: "none (compositor only)".into(),
+                width: self.width,
+                height: self.height,
+                guidance: self.guidance,
+                steps: Vec::new(),
+                batching_speedup: 0.0,
+                compositor: compositor_bench(5)?,
+            });
+        }
         let device = Device::Cpu;
         let scratch;
         let (name, dir) = match &self.model_dir {
@@ -119,6 +189,7 @@ impl ImageBench {
             guidance: self.guidance,
             steps: reports,
             batching_speedup: speedup,
+            compositor: compositor_bench(5)?,
         })
     }
 }
@@ -152,5 +223,18 @@ pub fn table(report: &ImageBenchReport) -> String {
         report.steps.first().map_or(0, |s| s.steps_per_image),
         report.batching_speedup
     ));
+    out.push_str(&format!(
+        "\ncompositor (gradient, headline, body, CTA)\n{:<26} {:>10} {:>10} {:>10}\n",
+        "format", "size", "renders/s", "+png/s"
+    ));
+    for c in &report.compositor {
+        out.push_str(&format!(
+            "{:<26} {:>10} {:>10.1} {:>10.1}\n",
+            c.format,
+            format!("{}x{}", c.width, c.height),
+            c.renders_per_second,
+            c.png_per_second
+        ));
+    }
     out
 }

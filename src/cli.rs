@@ -114,8 +114,8 @@ pub enum BenchWhat {
         width: u32,
         #[arg(long, default_value_t = 256)]
         height: u32,
-        /// Batch sizes, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+        /// Batch sizes, comma-separated; `--batches ''` times the compositor only.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", num_args = 0..)]
         batches: Vec<usize>,
         /// Timed steps per batch size.
         #[arg(long, default_value_t = 2)]
