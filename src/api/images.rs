@@ -149,8 +149,9 @@ pub(crate) fn decode_base64_image(
     })?;
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
+        let side = max_pixels.isqrt();
         return Err(ApiError::bad_request(format!(
-            "{field}: {width}x{height} is above the limit of {max_pixels} pixels"
+            "{field}: {width}x{height} is above the limit of {max_pixels} pixels ({side}x{side})"
         )));
     }
     image::load_from_memory(&bytes)
