@@ -31,7 +31,7 @@ export ADFORGE_TEST_PG_BIN="$(pg_bin_dir)"
 export ADFORGE_TEST_MODEL_CACHE="${ADFORGE_TEST_MODEL_CACHE:-$HOME/.cache/adforge/models}"
 log "pulling the test models into $ADFORGE_TEST_MODEL_CACHE"
 cargo build --quiet --bin adforge
-ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" target/debug/adforge models pull smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m esrgan-slim
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" target/debug/adforge models pull smollm2-135m-instruct all-minilm-l6-v2 gemma-3-270m esrgan-slim rife-3.9
 
 log "cargo fmt --check"
 cargo fmt --check

@@ -13,6 +13,7 @@ pub mod kernels;
 pub mod math;
 pub mod registry;
 pub mod text;
+pub mod video;
 
 pub use device::{DeviceError, DeviceInfo, DevicePreference};
 pub use registry::{ModelRegistry, ModelStatus, RegistryError};

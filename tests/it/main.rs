@@ -17,6 +17,7 @@ mod inference;
 mod mmm;
 mod models;
 mod queue;
+mod rife;
 mod schedulers;
 mod store;
 mod support;

@@ -1,0 +1,8 @@
+//! The video engine. So far frame interpolation: RIFE 3.9 (`rife`, IFNet_HDv3 on candle) and the
+//! backward warp it needs (`warp`, a CPU `grid_sample` with border padding). No service, queue
+//! or HTTP here yet; nothing in this module touches the API, the store or ffmpeg.
+
+pub mod rife;
+pub mod warp;
+
+pub use rife::{Rife, RifeError};
