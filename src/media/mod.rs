@@ -1,6 +1,8 @@
-//! Media: the format table every creative is rendered to (`formats`) and the ad-image
-//! compositor that renders a creative spec at a format and encodes it (`compositor`). The
-//! ffmpeg encoder arrives with the video issue.
+//! Media: the format table every creative is rendered to (`formats`), the ad-image compositor
+//! that renders a creative spec at a format and encodes it (`compositor`), and the streaming
+//! video encoder (`encoder`: RGBA frames on a bounded channel to an H.264/AAC MP4 with a
+//! preview and a poster, through ffmpeg-next).
 
 pub mod compositor;
+pub mod encoder;
 pub mod formats;

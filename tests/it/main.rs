@@ -13,6 +13,7 @@ mod copy;
 mod creatives;
 mod diffusion;
 mod embed;
+mod encoder;
 mod inference;
 mod mmm;
 mod models;
