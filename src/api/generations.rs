@@ -16,7 +16,7 @@ use super::extract::{InferenceAuth, ValidJson};
 use super::images::decode_base64_image;
 use super::{ApiError, AppState};
 use crate::engine::image::engine::{EngineError, GenerationRequest, ImageEngine};
-use crate::engine::image::pipeline::{ImageParams, ModelDefaults};
+use crate::engine::image::pipeline::{ImageParams, ModelDefaults, PipelineError};
 use crate::engine::image::schedulers::SchedulerKind;
 use crate::media::compositor::{OutputFormat, encode};
 
@@ -118,7 +118,7 @@ fn no_model() -> ApiError {
     )
 }
 
-fn busy(e: EngineError) -> ApiError {
+fn engine_error(e: EngineError) -> ApiError {
     match e {
         EngineError::Busy(n) => ApiError::TooManyRequests(format!(
             "the image engine is full ({n} requests in progress); retry shortly"
@@ -127,7 +127,9 @@ fn busy(e: EngineError) -> ApiError {
             what: "the image engine",
             detail: e.to_string(),
         },
-        EngineError::Pipeline(p) => ApiError::bad_request(p.to_string()),
+        // A request the pipeline finds invalid is the client's; a failing model is ours.
+        EngineError::Pipeline(PipelineError::Invalid(message)) => ApiError::bad_request(message),
+        EngineError::Pipeline(other) => ApiError::Internal(other.to_string()),
     }
 }
 
@@ -284,8 +286,8 @@ async fn run(
     ];
     // The ticket lives in this future: a client that disconnects drops it, which cancels the
     // request before its next step.
-    let ticket = engine.submit(request).map_err(busy)?;
-    let images = ticket.wait().await.map_err(busy)?;
+    let ticket = engine.submit(request).map_err(engine_error)?;
+    let images = ticket.wait().await.map_err(engine_error)?;
     let mut data = Vec::with_capacity(images.len());
     for image in images {
         let mut meta: Vec<(&str, &str)> = metadata

@@ -374,9 +374,6 @@ fn denoise_stage(
             }
         }
         let started = Instant::now();
-        let members: Vec<usize> = (0..running.len())
-            .filter(|&i| key_of(&running[i]) == plan.key)
-            .collect();
         let result = {
             let mut batch: Vec<&mut pipeline::Denoising> = running
                 .iter_mut()
@@ -395,10 +392,12 @@ fn denoise_stage(
         if let Err(e) = result {
             tracing::error!(error = %e, "a diffusion step failed");
             let message = e.to_string();
-            for i in members.into_iter().rev() {
-                let p = running.remove(i);
-                p.job
-                    .finish(Err(PipelineError::Invalid(message.clone()).into()));
+            let (failed, rest): (Vec<_>, Vec<_>) =
+                running.drain(..).partition(|p| key_of(p) == plan.key);
+            running = rest;
+            for p in failed {
+                let error = PipelineError::Model(candle_core::Error::Msg(message.clone()));
+                p.job.finish(Err(error.into()));
             }
             continue;
         }
