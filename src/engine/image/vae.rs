@@ -315,49 +315,46 @@ impl Vae {
             s.dedup();
             s
         };
-        let device = latents.device();
-        let mut sum = Tensor::zeros((batch, 3, h * f, w * f), DType::F32, device)?;
-        let mut weight = Tensor::zeros((1, 1, h * f, w * f), DType::F32, device)?;
+        // Weighted sums accumulate on the host: one pass per tile over that tile's pixels.
+        let (ph, pw) = (h * f, w * f);
+        let mut sum = vec![0f32; batch * 3 * ph * pw];
+        let mut weight = vec![0f32; ph * pw];
+        let (th, tw) = (tile.min(h), tile.min(w));
+        let (tph, tpw) = (th * f, tw * f);
         for &y in &starts(h) {
             for &x in &starts(w) {
-                let (th, tw) = (tile.min(h), tile.min(w));
                 let part = latents.narrow(2, y, th)?.narrow(3, x, tw)?;
-                let pixels = self.decode(&part)?.to_dtype(DType::F32)?;
-                let ramp = blend_mask(th * f, tw * f, overlap * f, (y > 0, x > 0), device)?;
-                let weighted = pixels.broadcast_mul(&ramp)?;
+                let pixels = self.decode(&part)?.to_dtype(DType::F32)?.flatten_all()?;
+                let pixels = pixels.to_vec1::<f32>()?;
                 let (py, px) = (y * f, x * f);
-                sum = sum.slice_assign(
-                    &[0..batch, 0..3, py..py + th * f, px..px + tw * f],
-                    &(sum.narrow(2, py, th * f)?.narrow(3, px, tw * f)? + weighted)?,
-                )?;
-                weight = weight.slice_assign(
-                    &[0..1, 0..1, py..py + th * f, px..px + tw * f],
-                    &(weight.narrow(2, py, th * f)?.narrow(3, px, tw * f)? + ramp)?,
-                )?;
+                for ty in 0..tph {
+                    let wy = ramp_weight(ty, overlap * f, y > 0);
+                    for tx in 0..tpw {
+                        let wgt = wy * ramp_weight(tx, overlap * f, x > 0);
+                        let at = (py + ty) * pw + px + tx;
+                        weight[at] += wgt;
+                        for plane in 0..batch * 3 {
+                            sum[plane * ph * pw + at] +=
+                                wgt * pixels[(plane * tph + ty) * tpw + tx];
+                        }
+                    }
+                }
             }
         }
-        sum.broadcast_div(&weight)
+        for (i, value) in sum.iter_mut().enumerate() {
+            *value /= weight[i % (ph * pw)];
+        }
+        Tensor::from_vec(sum, (batch, 3, ph, pw), latents.device())
     }
 }
 
-/// A weight mask for a tile: ramps from near 0 to 1 over `ramp` pixels on the top and left
-/// edges that overlap an earlier tile, 1 elsewhere.
-fn blend_mask(
-    h: usize,
-    w: usize,
-    ramp: usize,
-    (top, left): (bool, bool),
-    device: &candle_core::Device,
-) -> Result<Tensor> {
-    let edge = |i: usize, on: bool| -> f32 {
-        if on && i < ramp {
-            (i as f32 + 1.0) / (ramp as f32 + 1.0)
-        } else {
-            1.0
-        }
-    };
-    let values: Vec<f32> = (0..h)
-        .flat_map(|y| (0..w).map(move |x| edge(y, top) * edge(x, left)))
-        .collect();
-    Tensor::from_vec(values, (1, 1, h, w), device)
+/// A tile's blending weight at `i` pixels from its top (or left) edge: ramps from near 0 to 1
+/// over `ramp` pixels where the edge overlaps an earlier tile, 1 elsewhere. Every pixel gets a
+/// positive weight from at least one tile.
+fn ramp_weight(i: usize, ramp: usize, overlaps: bool) -> f32 {
+    if overlaps && i < ramp {
+        (i as f32 + 1.0) / (ramp as f32 + 1.0)
+    } else {
+        1.0
+    }
 }
