@@ -265,7 +265,7 @@ impl CreativeRender {
         payload: &RenderPayload,
         copy: &CreativeCopy,
         seed: u64,
-    ) -> Result<(Background, &'static str), JobError> {
+    ) -> Result<ChosenBackground, JobError> {
         let brand = &payload.brand;
         let gradient = Background::Gradient {
             from: brand.primary,
@@ -275,15 +275,18 @@ impl CreativeRender {
         let engine = self.images.get(None);
         match (payload.background, engine) {
             (BackgroundKind::Gradient, _) | (BackgroundKind::Auto, None) => {
-                Ok((gradient, "gradient"))
+                Ok(ChosenBackground::plain(gradient, "gradient"))
             }
-            (BackgroundKind::Solid, _) => Ok((Background::Solid(brand.primary), "solid")),
+            (BackgroundKind::Solid, _) => Ok(ChosenBackground::plain(
+                Background::Solid(brand.primary),
+                "solid",
+            )),
             (BackgroundKind::Image, _) => {
                 let id = payload.background_image.as_deref().unwrap_or_default();
                 let image = self
                     .load_image(&ctx.job.owner_id, id, "background_image")
                     .await?;
-                Ok((Background::Image(image), "image"))
+                Ok(ChosenBackground::plain(Background::Image(image), "image"))
             }
             (BackgroundKind::Generated, None) => Err(JobError::Fatal(
                 "background: `generated` needs an image model; run `adforge models pull sd-turbo`"
@@ -326,17 +329,18 @@ impl CreativeRender {
                     token.cancelled().await;
                     cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                 });
-                let result = self.follow(ctx, ticket).await;
+                let (result, preview_asset_id) = self.follow(ctx, ticket).await;
                 watcher.abort();
                 let image = result
                     .map_err(|e| JobError::Fatal(format!("background: {e}")))?
                     .into_iter()
                     .next()
                     .ok_or_else(|| JobError::Fatal("background: no image came back".into()))?;
-                Ok((
-                    Background::Image(image::DynamicImage::ImageRgb8(image.image)),
-                    "generated",
-                ))
+                Ok(ChosenBackground {
+                    background: Background::Image(image::DynamicImage::ImageRgb8(image.image)),
+                    kind: "generated",
+                    preview_asset_id,
+                })
             }
         }
     }
@@ -344,20 +348,21 @@ impl CreativeRender {
 
 impl CreativeRender {
     /// Waits for a generation, reporting each denoising step as job progress and keeping the
-    /// latest step preview as the job's `background-preview.png` asset.
+    /// latest step preview as the job's `background-preview.png` asset (its id is returned).
     async fn follow(
         &self,
         ctx: &JobContext,
         ticket: Ticket,
-    ) -> Result<Vec<GeneratedImage>, EngineError> {
+    ) -> (Result<Vec<GeneratedImage>, EngineError>, Option<String>) {
         let mut progress = ticket.progress.clone();
         let mut preview = ticket.preview.clone();
         let wait = ticket.wait();
         tokio::pin!(wait);
         let mut watching = true;
+        let mut preview_asset_id = None;
         loop {
             tokio::select! {
-                result = &mut wait => return result,
+                result = &mut wait => return (result, preview_asset_id),
                 changed = progress.changed(), if watching => {
                     if changed.is_err() {
                         watching = false;
@@ -372,18 +377,18 @@ impl CreativeRender {
                     }
                     let latest = preview.borrow_and_update().clone();
                     if let Some(image) = latest {
-                        self.store_preview(ctx, &image).await;
+                        preview_asset_id = self.store_preview(ctx, &image).await.or(preview_asset_id);
                     }
                 }
             }
         }
     }
 
-    async fn store_preview(&self, ctx: &JobContext, image: &image::RgbImage) {
+    /// Stores a step preview (one asset per job, rewritten in place); its id, or `None` with
+    /// a warning when it could not be stored.
+    async fn store_preview(&self, ctx: &JobContext, image: &image::RgbImage) -> Option<String> {
         let rgba = image::DynamicImage::ImageRgb8(image.clone()).into_rgba8();
-        let Ok(png) = encode(&rgba, OutputFormat::Png, &[]) else {
-            return;
-        };
+        let png = encode(&rgba, OutputFormat::Png, &[]).ok()?;
         let stored = self
             .assets
             .put(
@@ -395,8 +400,30 @@ impl CreativeRender {
                 now_ms(),
             )
             .await;
-        if let Err(e) = stored {
-            tracing::warn!(error = %e, "storing a step preview failed");
+        match stored {
+            Ok(row) => Some(row.id),
+            Err(e) => {
+                tracing::warn!(error = %e, "storing a step preview failed");
+                None
+            }
+        }
+    }
+}
+
+/// The background a job renders on, what kind it is, and the last denoising preview of a
+/// generated one.
+struct ChosenBackground {
+    background: Background,
+    kind: &'static str,
+    preview_asset_id: Option<String>,
+}
+
+impl ChosenBackground {
+    fn plain(background: Background, kind: &'static str) -> Self {
+        Self {
+            background,
+            kind,
+            preview_asset_id: None,
         }
     }
 }
@@ -444,7 +471,7 @@ impl JobHandler for CreativeRender {
         let output = payload.output_format().map_err(JobError::Fatal)?;
         ctx.progress(0.0, "writing copy").await?;
         let copy = self.copy(&payload, seed).await?;
-        let (background, background_kind) = self.background(ctx, &payload, &copy, seed).await?;
+        let chosen = self.background(ctx, &payload, &copy, seed).await?;
         let product = match &payload.product_image {
             Some(id) => Some(ProductImage {
                 image: self.load_image(&owner, id, "product_image").await?,
@@ -460,7 +487,7 @@ impl JobHandler for CreativeRender {
             headline: copy.headline.clone(),
             body: copy.body.clone(),
             cta: copy.cta.clone(),
-            background,
+            background: chosen.background,
             product,
             logo,
             brand: payload.brand_kit(),
@@ -533,20 +560,12 @@ impl JobHandler for CreativeRender {
         }
         ctx.progress(1.0, &format!("rendered {} formats", rendered.len()))
             .await?;
-        let preview = self
-            .assets
-            .for_job(&owner, &ctx.job.id)
-            .await
-            .map_err(|e| JobError::Retryable(e.to_string()))?
-            .into_iter()
-            .find(|a| a.name == PREVIEW_NAME)
-            .map(|a| a.id);
         Ok(json!({
             "copy": copy,
-            "background": background_kind,
+            "background": chosen.kind,
             "seed": seed,
             "creatives": rendered,
-            "background_preview_asset_id": preview,
+            "background_preview_asset_id": chosen.preview_asset_id,
         }))
     }
 }
