@@ -507,56 +507,35 @@ mod http {
         assert_eq!(caps["image_limits"]["max_side"], 64);
         assert!(caps["formats"].as_array().unwrap().len() >= 15);
 
-        let post = |b: Value| server.post("/v1/images/generations", &b);
-        expect_error(
-            post(json!({"prompt": "x", "size": "36x32"})),
-            400,
-            "size: width 36 is not a positive multiple of 8",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "size": "128x128"})),
-            400,
-            "above the limit of 64",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "steps": 9})),
-            400,
-            "steps: 9 is outside 1..=8",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "n": 5})),
-            400,
-            "n: 5 is outside 1..=4",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "n": 4, "guidance": 7.0})),
-            400,
-            "UNet rows",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "scheduler": "plms"})),
-            400,
-            "scheduler",
-        )
-        .await;
-        expect_error(post(json!({"prompt": " "})), 400, "prompt").await;
-        expect_error(
-            post(json!({"prompt": "x", "response_format": "url"})),
-            400,
-            "response_format",
-        )
-        .await;
-        expect_error(
-            post(json!({"prompt": "x", "model": "sdxl"})),
-            400,
-            "model: `sdxl` is not loaded",
-        )
-        .await;
+        let refused = [
+            (
+                json!({"prompt": "x", "size": "36x32"}),
+                "size: width 36 is not a positive multiple of 8",
+            ),
+            (
+                json!({"prompt": "x", "size": "128x128"}),
+                "above the limit of 64",
+            ),
+            (
+                json!({"prompt": "x", "steps": 9}),
+                "steps: 9 is outside 1..=8",
+            ),
+            (json!({"prompt": "x", "n": 5}), "n: 5 is outside 1..=4"),
+            (json!({"prompt": "x", "n": 4, "guidance": 7.0}), "UNet rows"),
+            (json!({"prompt": "x", "scheduler": "plms"}), "scheduler"),
+            (json!({"prompt": " "}), "prompt"),
+            (
+                json!({"prompt": "x", "response_format": "url"}),
+                "response_format",
+            ),
+            (
+                json!({"prompt": "x", "model": "sdxl"}),
+                "model: `sdxl` is not loaded",
+            ),
+        ];
+        for (body, needle) in refused {
+            expect_error(server.post("/v1/images/generations", &body), 400, needle).await;
+        }
         expect_error(
             server.post(
                 "/v1/images/edits",
