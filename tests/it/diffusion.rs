@@ -45,25 +45,20 @@ fn weights(name: &str) -> VarBuilder<'static> {
     VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu)
 }
 
+/// max |t|
+fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 /// max |ours - reference| / max |reference|
 fn relative_error(ours: &Tensor, reference: &Tensor) -> f32 {
     assert_eq!(ours.dims(), reference.dims());
-    let diff = (ours - reference)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let scale = reference
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    diff / scale
+    max_abs(&(ours - reference).unwrap()) / max_abs(reference)
 }
 
 fn assert_close(what: &str, ours: &Tensor, reference: &Tensor) {
@@ -96,14 +91,7 @@ fn unet_with_a_timestep_per_sample_matches_diffusers() {
             )
             .unwrap();
         let batched = out.narrow(0, row, 1).unwrap();
-        let diff = (alone - batched)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs(&(alone - batched).unwrap());
         assert!(diff < 1e-5, "row {row}: alone differs by {diff}");
     }
 }
