@@ -19,7 +19,7 @@ use crate::engine::image::pipeline::ImageParams;
 use crate::engine::text::TextService;
 use crate::media::compositor::{
     Background, BrandKit, Compositor, CreativeSpec, Fit, MAX_TEXT_CHARS, OutputFormat, PlacedLayer,
-    ProductImage, Rgb, encode,
+    ProductImage, encode,
 };
 use crate::media::formats::{self, Format};
 use crate::orchestrate::Platform;
@@ -66,18 +66,7 @@ pub enum BackgroundKind {
     Image,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BrandSpec {
-    #[schema(value_type = String)]
-    pub primary: Rgb,
-    #[schema(value_type = String)]
-    pub secondary: Rgb,
-    #[schema(value_type = Option<String>)]
-    pub text: Option<Rgb>,
-    /// A bundled family: "DejaVu Sans" (default) or "DejaVu Serif".
-    pub font: Option<String>,
-}
+pub use crate::media::compositor::BrandSpec;
 
 /// The job's payload: images are asset ids (the route uploads them).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -175,13 +164,7 @@ impl RenderPayload {
     }
 
     pub fn brand_kit(&self) -> BrandKit {
-        BrandKit {
-            primary: self.brand.primary,
-            secondary: self.brand.secondary,
-            text: self.brand.text,
-            font: self.brand.font.clone(),
-            font_data: None,
-        }
+        self.brand.kit()
     }
 }
 

@@ -66,6 +66,47 @@ pub enum AssetError {
     Store(#[from] StoreError),
 }
 
+/// Where an asset's bytes go.
+struct Target {
+    id: String,
+    name: String,
+    folder: PathBuf,
+    path: PathBuf,
+}
+
+impl Target {
+    fn io_error(&self) -> impl Fn(std::io::Error) -> StoreError + use<> {
+        let path = self.path.display().to_string();
+        move |e| StoreError::Corrupt(format!("writing {path}: {e}"))
+    }
+}
+
+struct FileFacts {
+    sha256: String,
+    bytes: u64,
+}
+
+/// A file's SHA-256 and size, read in blocks.
+async fn hash_file(path: &Path) -> std::io::Result<FileFacts> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileFacts {
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
+    })
+}
+
 /// The asset store: the repository for rows, a folder for bytes.
 #[derive(Clone, Debug)]
 pub struct AssetStore {
@@ -166,6 +207,73 @@ impl AssetStore {
         content: &[u8],
         now: i64,
     ) -> Result<AssetRow, AssetError> {
+        let target = self
+            .target(owner_id, job_id, name, content.len() as u64)
+            .await?;
+        let temporary =
+            target
+                .folder
+                .join(format!(".{}-{}.partial", target.id, uuid::Uuid::new_v4()));
+        let io = target.io_error();
+        tokio::fs::write(&temporary, content).await.map_err(&io)?;
+        tokio::fs::rename(&temporary, &target.path)
+            .await
+            .map_err(io)?;
+        let file = FileFacts {
+            sha256: hex::encode(Sha256::digest(content)),
+            bytes: content.len() as u64,
+        };
+        self.record(target, owner_id, job_id, content_type, file, now)
+            .await
+    }
+
+    /// A folder on the assets' filesystem for a job's work files (so `put_file` is a rename).
+    pub fn scratch_dir(&self, job_id: &str) -> PathBuf {
+        self.root.join(".scratch").join(job_id)
+    }
+
+    /// Moves the file at `from` (best on the same filesystem: see [`Self::scratch_dir`]) in as
+    /// the job's file `name`, hashing it as a stream, and records it. A retried attempt that
+    /// writes the same name replaces the same object.
+    pub async fn put_file(
+        &self,
+        owner_id: &str,
+        job_id: &str,
+        name: &str,
+        content_type: &str,
+        from: &Path,
+        now: i64,
+    ) -> Result<AssetRow, AssetError> {
+        let io_from = |source| AssetError::Io {
+            path: from.display().to_string(),
+            source,
+        };
+        let file = hash_file(from).await.map_err(io_from)?;
+        let target = self.target(owner_id, job_id, name, file.bytes).await?;
+        if tokio::fs::rename(from, &target.path).await.is_err() {
+            // Another filesystem: copy under a temporary name, then rename.
+            let temporary =
+                target
+                    .folder
+                    .join(format!(".{}-{}.partial", target.id, uuid::Uuid::new_v4()));
+            tokio::fs::copy(from, &temporary).await.map_err(io_from)?;
+            tokio::fs::rename(&temporary, &target.path)
+                .await
+                .map_err(target.io_error())?;
+            let _ = tokio::fs::remove_file(from).await;
+        }
+        self.record(target, owner_id, job_id, content_type, file, now)
+            .await
+    }
+
+    /// Checks the name and the owner's quota; the asset's id, folder (created) and path.
+    async fn target(
+        &self,
+        owner_id: &str,
+        job_id: &str,
+        name: &str,
+        needed: u64,
+    ) -> Result<Target, AssetError> {
         if name.is_empty()
             || !name
                 .chars()
@@ -176,7 +284,6 @@ impl AssetStore {
         }
         let id = hex::encode(&Sha256::digest(format!("{owner_id}\n{job_id}\n{name}"))[..16]);
         let used = self.usage(owner_id, &id).await?;
-        let needed = content.len() as u64;
         if used + needed > self.limits.quota_bytes {
             return Err(AssetError::Quota {
                 name: name.to_string(),
@@ -187,21 +294,36 @@ impl AssetStore {
         }
         let folder = self.root.join(&hex::encode(Sha256::digest(owner_id))[..16]);
         let path = folder.join(format!("{id}-{name}"));
-        let temporary = folder.join(format!(".{id}-{}.partial", uuid::Uuid::new_v4()));
-        let io =
-            |e: std::io::Error| StoreError::Corrupt(format!("writing {}: {e}", path.display()));
-        tokio::fs::create_dir_all(&folder).await.map_err(io)?;
-        tokio::fs::write(&temporary, content).await.map_err(io)?;
-        tokio::fs::rename(&temporary, &path).await.map_err(io)?;
-        let row = AssetRow {
+        let target = Target {
             id,
+            name: name.to_string(),
+            folder,
+            path,
+        };
+        tokio::fs::create_dir_all(&target.folder)
+            .await
+            .map_err(target.io_error())?;
+        Ok(target)
+    }
+
+    async fn record(
+        &self,
+        target: Target,
+        owner_id: &str,
+        job_id: &str,
+        content_type: &str,
+        file: FileFacts,
+        now: i64,
+    ) -> Result<AssetRow, AssetError> {
+        let row = AssetRow {
+            id: target.id,
             owner_id: owner_id.to_string(),
             job_id: Some(job_id.to_string()),
-            name: name.to_string(),
+            name: target.name,
             content_type: content_type.to_string(),
-            sha256: hex::encode(Sha256::digest(content)),
-            bytes: content.len() as i64,
-            path: path.display().to_string(),
+            sha256: file.sha256,
+            bytes: file.bytes as i64,
+            path: target.path.display().to_string(),
             created_at: now,
         };
         sqlx::query(

@@ -11,7 +11,8 @@ use super::fonts::{FontLibrary, FontState};
 use super::layout::{self, HAlign, Kind, Plan, Present, Rect, TextSlot};
 use super::text::{self, FitRequest, Shaped, TextStyle};
 use super::{
-    ComposeError, CreativeSpec, Fit, MAX_TEXT_CHARS, PlacedLayer, Rendered, TextDetails, paint,
+    ComposeError, CreativeSpec, Fit, LayerSprite, MAX_TEXT_CHARS, PlacedLayer, Rendered,
+    TextDetails, paint,
 };
 use crate::media::formats::Format;
 
@@ -25,11 +26,14 @@ const CTA_PAD_Y: f32 = 0.45;
 const CTA_STACKED_WIDTH: f32 = 0.8;
 
 /// Renders a spec at a format. `fonts` is the compositor's shared font state.
+/// With `sprites`, each layer is also drawn alone on a transparent canvas (see
+/// [`super::LayerSprite`]).
 pub fn render(
     fonts: &mut FontState,
     library: &FontLibrary,
     spec: &CreativeSpec,
     format: &Format,
+    sprites: bool,
 ) -> Result<Rendered, ComposeError> {
     let texts = Texts {
         headline: checked_text("headline", Some(&spec.headline))?
@@ -56,6 +60,8 @@ pub fn render(
         swash: &mut fonts.swash,
         canvas: RgbaImage::new(0, 0),
         layers: Vec::new(),
+        sprite: None,
+        sprites: sprites.then(Vec::new),
     };
     if plan.kind == Kind::Logo {
         return logo_format(painter, spec, format, &plan, texts.headline, &family);
@@ -128,13 +134,10 @@ fn creative(
 
     painter.canvas = paint::background(&spec.background, format.width, format.height);
     if let (Some(product), Some(slot)) = (&spec.product, plan.product) {
-        let canvas = &mut painter.canvas;
-        let rect = paint::draw_image(canvas, &product.image, slot, product.fit, HAlign::Center);
-        painter.layers.push(image_layer("product", rect));
+        painter.image("product", &product.image, slot, product.fit, HAlign::Center);
     }
     if let (Some(logo), Some(slot)) = (&spec.logo, plan.logo) {
-        let rect = paint::draw_image(&mut painter.canvas, logo, slot, Fit::Contain, plan.align);
-        painter.layers.push(image_layer("logo", rect));
+        painter.image("logo", logo, slot, Fit::Contain, plan.align);
     }
     painter.text_block("headline", &headline, spec.brand.text, true);
     if let Some(body) = &body {
@@ -185,14 +188,7 @@ fn logo_format(
     painter.canvas = paint::background(&spec.background, format.width, format.height);
     match (&spec.logo, fitted) {
         (Some(logo), _) => {
-            let rect = paint::draw_image(
-                &mut painter.canvas,
-                logo,
-                plan.content,
-                Fit::Contain,
-                HAlign::Center,
-            );
-            painter.layers.push(image_layer("logo", rect));
+            painter.image("logo", logo, plan.content, Fit::Contain, HAlign::Center);
         }
         (None, Some(block)) => painter.text_block("logo", &block, Some(spec.brand.primary), true),
         (None, None) => {}
@@ -307,12 +303,16 @@ struct ButtonPlacement {
     align: HAlign,
 }
 
-/// Paints onto the canvas and records the layers.
+/// Paints onto the canvas and records the layers. In sprite mode each layer is painted twice:
+/// onto the canvas (whose pixels the next layer's contrast is measured against) and alone onto
+/// the transparent `sprite`, which becomes a [`LayerSprite`] when the layer ends.
 struct Painter<'a> {
     fs: &'a mut FontSystem,
     swash: &'a mut SwashCache,
     canvas: RgbaImage,
     layers: Vec<PlacedLayer>,
+    sprite: Option<RgbaImage>,
+    sprites: Option<Vec<LayerSprite>>,
 }
 
 impl Painter<'_> {
@@ -320,7 +320,45 @@ impl Painter<'_> {
         Rendered {
             image: self.canvas,
             layers: self.layers,
+            sprites: self.sprites.unwrap_or_default(),
         }
+    }
+
+    /// Starts a layer's sprite (sprite mode only).
+    fn begin(&mut self) {
+        if self.sprites.is_some() {
+            let (w, h) = self.canvas.dimensions();
+            self.sprite = Some(RgbaImage::new(w, h));
+        }
+    }
+
+    /// Ends the layer's sprite: cropped to its drawn pixels and kept.
+    fn end(&mut self, name: &'static str) {
+        if let (Some(sprite), Some(sprites)) = (self.sprite.take(), self.sprites.as_mut()) {
+            sprites.extend(LayerSprite::cropped(name, sprite));
+        }
+    }
+
+    /// The canvas, and the current sprite when there is one.
+    fn targets(&mut self) -> impl Iterator<Item = &mut RgbaImage> {
+        std::iter::once(&mut self.canvas).chain(self.sprite.as_mut())
+    }
+
+    fn image(
+        &mut self,
+        name: &'static str,
+        img: &DynamicImage,
+        slot: Rect,
+        fit: Fit,
+        align: HAlign,
+    ) {
+        self.begin();
+        let mut rect = Rect::new(slot.x, slot.y, 0, 0);
+        for canvas in self.targets() {
+            rect = paint::draw_image(canvas, img, slot, fit, align);
+        }
+        self.end(name);
+        self.layers.push(image_layer(name, rect));
     }
 
     /// Draws a fitted text block centred vertically in its slot.
@@ -336,7 +374,9 @@ impl Painter<'_> {
         let top = slot.y as f32 + ((slot.height as f32 - s.height) / 2.0).max(0.0).floor();
         let origin = (slot.x as f32, top);
         let rect = text_rect(s, origin, slot);
+        self.begin();
         let layer = self.ink_and_draw(name, s, origin, rect, preferred, bold);
+        self.end(name);
         self.layers.push(layer);
     }
 
@@ -359,7 +399,10 @@ impl Painter<'_> {
         };
         let button = Rect::new(x, at.slot.y + (at.slot.height - height) / 2, width, height);
         let radius = height as f32 * 0.25;
-        paint::fill_rounded_rect(&mut self.canvas, button, radius, spec.brand.primary, 255);
+        self.begin();
+        for canvas in self.targets() {
+            paint::fill_rounded_rect(canvas, button, radius, spec.brand.primary, 255);
+        }
         let inner = (button.width as f32 - 2.0 * pad_x).max(1.0);
         let shaped = text::shape(self.fs, label, style, size, inner);
         let origin = (
@@ -376,6 +419,7 @@ impl Painter<'_> {
             true,
         );
         layer.rect = button;
+        self.end("cta");
         self.layers.push(layer);
     }
 
@@ -402,18 +446,16 @@ impl Painter<'_> {
                 .min(rect.y - area.y)
                 .min(area.right() - rect.right())
                 .min(area.bottom() - rect.bottom());
-            paint::fill_rounded_rect(&mut self.canvas, area, radius as f32, scrim, alpha);
+            for canvas in self.targets() {
+                paint::fill_rounded_rect(canvas, area, radius as f32, scrim, alpha);
+            }
         }
         let contrast = colour::luma_range(&self.canvas, rect, None)
             .map(|range| range.worst_contrast(ink.text.luminance()));
-        text::draw(
-            &mut self.canvas,
-            self.fs,
-            self.swash,
-            shaped,
-            origin,
-            ink.text,
-        );
+        let targets = std::iter::once(&mut self.canvas).chain(self.sprite.as_mut());
+        for canvas in targets {
+            text::draw(canvas, self.fs, self.swash, shaped, origin, ink.text);
+        }
         if shaped.missing_glyphs > 0 {
             tracing::warn!(
                 layer = name,

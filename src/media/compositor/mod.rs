@@ -41,6 +41,7 @@ pub use colour::{Rgb, aa_minimum, contrast};
 pub use encode::{OutputFormat, encode};
 pub use fonts::{DEFAULT_FAMILY, FontLibrary};
 pub use layout::Rect;
+pub use paint::background as paint_background;
 
 /// Longest text a layer takes, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
@@ -114,11 +115,74 @@ impl Default for BrandKit {
     }
 }
 
+/// A brand kit as requests give it: colours as hex strings, a bundled font family by name.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrandSpec {
+    #[schema(value_type = String)]
+    pub primary: Rgb,
+    #[schema(value_type = String)]
+    pub secondary: Rgb,
+    #[schema(value_type = Option<String>)]
+    pub text: Option<Rgb>,
+    /// A bundled family: "DejaVu Sans" (default) or "DejaVu Serif".
+    pub font: Option<String>,
+}
+
+impl BrandSpec {
+    pub fn kit(&self) -> BrandKit {
+        BrandKit {
+            primary: self.primary,
+            secondary: self.secondary,
+            text: self.text,
+            font: self.font.clone(),
+            font_data: None,
+        }
+    }
+}
+
 /// A finished creative and where each layer ended up.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub image: image::RgbaImage,
     pub layers: Vec<PlacedLayer>,
+    /// Each layer alone (from [`Compositor::render_layers`]; empty from `render`).
+    pub sprites: Vec<LayerSprite>,
+}
+
+/// One layer drawn alone on a transparent canvas (straight alpha), cropped to its pixels: laid
+/// over the background at (`x`, `y`) in order, the sprites give the rendered image again. The
+/// video renderer animates them.
+#[derive(Debug, Clone)]
+pub struct LayerSprite {
+    /// "headline", "body", "cta", "logo" or "product", as in [`PlacedLayer`].
+    pub name: &'static str,
+    pub x: u32,
+    pub y: u32,
+    pub image: image::RgbaImage,
+}
+
+impl LayerSprite {
+    /// The sprite of the non-transparent pixels of a full-canvas layer; `None` when it drew none.
+    fn cropped(name: &'static str, canvas: image::RgbaImage) -> Option<LayerSprite> {
+        let (w, h) = canvas.dimensions();
+        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+        for (x, y, p) in canvas.enumerate_pixels() {
+            if p.0[3] > 0 {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+            }
+        }
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        let image = image::imageops::crop_imm(&canvas, x0, y0, x1 - x0, y1 - y0).to_image();
+        Some(LayerSprite {
+            name,
+            x: x0,
+            y: y0,
+            image,
+        })
+    }
 }
 
 impl Rendered {
@@ -220,7 +284,24 @@ impl Compositor {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let rendered = compose::render(&mut state, &self.library, spec, format);
+        let rendered = compose::render(&mut state, &self.library, spec, format, false);
+        state.trim_caches();
+        rendered
+    }
+
+    /// Renders `spec` like [`Compositor::render`] and also returns each layer alone as a
+    /// [`LayerSprite`]. Text inks (and scrims) are chosen against `spec.background`, so give it
+    /// the background the layers will be shown over.
+    pub fn render_layers(
+        &self,
+        spec: &CreativeSpec,
+        format: &Format,
+    ) -> Result<Rendered, ComposeError> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rendered = compose::render(&mut state, &self.library, spec, format, true);
         state.trim_caches();
         rendered
     }

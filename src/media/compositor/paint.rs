@@ -1,7 +1,8 @@
 //! Raster painting for the compositor: backgrounds (a cover-cropped image, an angled gradient,
 //! a solid colour), images placed with contain or cover fit, and anti-aliased rounded
-//! rectangles (buttons, scrims). Every function writes into an opaque `RgbaImage` canvas and
-//! blends in sRGB space with `blend_channel`, the one blend the contrast checks also use.
+//! rectangles (buttons, scrims). Every function writes into an `RgbaImage` canvas and blends in
+//! sRGB space with `blend_channel`, the one blend the contrast checks also use; a canvas that is
+//! not opaque (a layer sprite for the video renderer) gets straight-alpha "over" instead.
 //! Nothing here knows about text or layouts.
 
 use image::imageops::{self, FilterType};
@@ -27,12 +28,37 @@ pub fn blend_pixel(canvas: &mut RgbaImage, x: i64, y: i64, colour: Rgb, alpha: u
         return;
     }
     let p = canvas.get_pixel_mut(x, y);
-    p.0 = [
-        blend_channel(p.0[0], colour.0, alpha),
-        blend_channel(p.0[1], colour.1, alpha),
-        blend_channel(p.0[2], colour.2, alpha),
-        255,
-    ];
+    if p.0[3] == 255 {
+        p.0 = [
+            blend_channel(p.0[0], colour.0, alpha),
+            blend_channel(p.0[1], colour.1, alpha),
+            blend_channel(p.0[2], colour.2, alpha),
+            255,
+        ];
+    } else {
+        p.0 = over_transparent(p.0, colour, alpha);
+    }
+}
+
+/// Porter-Duff "over" onto a pixel that is not opaque (a layer sprite's canvas), straight
+/// alpha: the result laid over any opaque pixel equals the colour laid over that pixel's blend.
+fn over_transparent(dst: [u8; 4], colour: Rgb, alpha: u8) -> [u8; 4] {
+    let a = f32::from(alpha) / 255.0;
+    let da = f32::from(dst[3]) / 255.0;
+    let out_a = a + da * (1.0 - a);
+    if out_a <= 0.0 {
+        return [0; 4];
+    }
+    let mix = |d: u8, s: u8| {
+        let v = (f32::from(s) * a + f32::from(d) * da * (1.0 - a)) / out_a;
+        v.round().clamp(0.0, 255.0) as u8
+    };
+    [
+        mix(dst[0], colour.0),
+        mix(dst[1], colour.1),
+        mix(dst[2], colour.2),
+        (out_a * 255.0).round() as u8,
+    ]
 }
 
 /// A new opaque canvas of the given size filled with the background.
@@ -194,6 +220,23 @@ mod tests {
         assert_eq!(placed, slot);
         assert_eq!(canvas.get_pixel(12, 12).0[0], 255);
         assert_eq!(canvas.get_pixel(9, 9).0[0], 0);
+    }
+
+    #[test]
+    fn a_sprite_laid_over_a_canvas_equals_drawing_on_the_canvas() {
+        let mut direct = RgbaImage::from_pixel(1, 1, Rgba([40, 120, 200, 255]));
+        let mut sprite = RgbaImage::new(1, 1);
+        for (colour, alpha) in [(Rgb(250, 10, 10), 90), (Rgb(0, 0, 0), 140)] {
+            blend_pixel(&mut direct, 0, 0, colour, alpha);
+            blend_pixel(&mut sprite, 0, 0, colour, alpha);
+        }
+        let mut composed = RgbaImage::from_pixel(1, 1, Rgba([40, 120, 200, 255]));
+        let [r, g, b, a] = sprite.get_pixel(0, 0).0;
+        blend_pixel(&mut composed, 0, 0, Rgb(r, g, b), a);
+        for c in 0..3 {
+            let (d, s) = (direct.get_pixel(0, 0).0[c], composed.get_pixel(0, 0).0[c]);
+            assert!(d.abs_diff(s) <= 2, "channel {c}: {d} vs {s}");
+        }
     }
 
     #[test]
