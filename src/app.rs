@@ -243,13 +243,14 @@ pub struct Core {
 }
 
 impl Core {
-    /// Registers `creative.render` with the models this process has (a worker without models
+    /// Registers `creative.render` and `video.render` with the models this process has (a worker without models
     /// still renders given copy over gradients and uploaded images).
     fn register_creatives(
         &mut self,
         compositor: &Arc<crate::media::compositor::Compositor>,
         images: &crate::engine::image::engine::ImageEngines,
         text: Option<&TextService>,
+        max_video_frames: u64,
     ) {
         self.registry
             .register(Arc::new(jobs::creatives::CreativeRender {
@@ -258,6 +259,22 @@ impl Core {
                 images: images.clone(),
                 text: text.cloned(),
             }));
+        let rife_dir = self.models.model_dir("rife-3.9");
+        self.registry.register(Arc::new(jobs::videos::VideoRender {
+            assets: self.assets.clone(),
+            compositor: compositor.clone(),
+            text: text.cloned(),
+            rife_dir: rife_dir.exists().then_some(rife_dir),
+            max_frames: max_video_frames,
+        }));
+    }
+
+    /// Registers every render kind with a new compositor (roles without HTTP and image engines).
+    pub fn register_all(&mut self, text: Option<&TextService>, max_video_frames: u64) {
+        let compositor = Arc::new(crate::media::compositor::Compositor::new(
+            crate::media::compositor::FontLibrary::bundled(),
+        ));
+        self.register_creatives(&compositor, &Default::default(), text, max_video_frames);
     }
 
     pub async fn open(
@@ -297,7 +314,7 @@ impl Core {
 
     /// Starts the reconciler and (unless `workers` is 0) the job worker; they stop when
     /// `shutdown` fires, the worker after its grace period.
-    fn spawn_background(
+    pub(crate) fn spawn_background(
         &self,
         worker_args: &WorkerArgs,
         shutdown: &CancellationToken,
@@ -346,14 +363,14 @@ async fn sweep_assets(assets: AssetStore, shutdown: CancellationToken) {
     }
 }
 
-struct Background {
+pub(crate) struct Background {
     reconciler: tokio::task::JoinHandle<()>,
     worker: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Background {
-    async fn join(self) {
+    pub(crate) async fn join(self) {
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
@@ -392,7 +409,12 @@ pub async fn prepare_server(
     let compositor = Arc::new(crate::media::compositor::Compositor::new(
         crate::media::compositor::FontLibrary::bundled(),
     ));
-    core.register_creatives(&compositor, &image, text.as_ref());
+    core.register_creatives(
+        &compositor,
+        &image,
+        text.as_ref(),
+        worker_args.max_video_frames,
+    );
     Ok(PreparedServer {
         generated_admin_key,
         core,
@@ -436,6 +458,7 @@ impl PreparedServer {
             embed: self.embed.clone(),
             image: self.image.clone(),
             compositor: self.compositor.clone(),
+            max_video_frames: self.worker_args.max_video_frames,
             image_limits: crate::api::generations::ImageLimits {
                 max_side: self.image_args.max_image_side,
                 max_steps: self.image_args.max_image_steps,
@@ -469,10 +492,7 @@ pub async fn run_worker(
     worker_args: &WorkerArgs,
 ) -> Result<(), AppError> {
     let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
-    let compositor = Arc::new(crate::media::compositor::Compositor::new(
-        crate::media::compositor::FontLibrary::bundled(),
-    ));
-    core.register_creatives(&compositor, &Default::default(), None);
+    core.register_all(None, worker_args.max_video_frames);
     let shutdown = CancellationToken::new();
     let args = WorkerArgs {
         workers: worker_args.workers.max(1),

@@ -59,6 +59,25 @@ pub enum Command {
         #[command(flatten)]
         worker: WorkerArgs,
     },
+    /// Run a batch of jobs from a JOBS.jsonl file (one `{"kind", "payload"}` per line) through
+    /// the queue in this process until all are done; run it again to resume after a crash.
+    Render {
+        /// The JOBS.jsonl file.
+        file: std::path::PathBuf,
+        /// Copy each finished job's files here as `lineNNNN-NAME`.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        models: ModelArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+        #[command(flatten)]
+        text: TextArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -241,6 +260,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => std::fs::write(&path, report)
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => println!("{report}"),
+            }
+        }
+        Command::Render {
+            file,
+            out,
+            store,
+            queue,
+            models,
+            worker,
+            text,
+        } => {
+            let args = adforge::render_batch::BatchArgs {
+                file: &file,
+                out: out.as_deref(),
+                store: &store,
+                queue: &queue,
+                models: &models,
+                worker: &worker,
+                text: &text,
+            };
+            let outcomes = adforge::render_batch::run(args, &|line| eprintln!("{line}")).await?;
+            let failed = outcomes.iter().filter(|o| o.state != "succeeded").count();
+            for outcome in &outcomes {
+                println!("{}", serde_json::to_string(outcome)?);
+            }
+            if failed > 0 {
+                bail!("{failed} of {} jobs did not succeed", outcomes.len());
             }
         }
         Command::Migrate { store } => {

@@ -206,6 +206,9 @@ pub struct WorkerArgs {
     /// Device models run on: auto, cpu, cuda or cuda:N.
     #[arg(long, env = "ADFORGE_DEVICE", default_value = "auto")]
     pub device: DevicePreference,
+    /// Most frames one rendered video may have (18000: 10 minutes at 30 fps).
+    #[arg(long, env = "ADFORGE_MAX_VIDEO_FRAMES", default_value_t = 18_000)]
+    pub max_video_frames: u64,
     /// Name of this worker in leases and the consumer group; default: host name and process id.
     #[arg(long, env = "ADFORGE_WORKER_ID")]
     pub worker_id: Option<String>,

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod jobs;
 pub mod media;
 pub mod orchestrate;
+pub mod render_batch;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -1,28 +1,146 @@
-//! `GET /api/assets/{id}` (what a stored file is) and `GET /api/assets/{id}/content` (its
-//! bytes, with its content type and checksum as the ETag), for the owner only.
+//! `POST /api/assets` (upload an image, video or audio file: streamed to disk, hashed, stored as
+//! the caller's asset), `GET /api/assets/{id}` (what a stored file is) and
+//! `GET /api/assets/{id}/content` (its bytes, streamed, with range requests so a browser can
+//! seek in a video; the checksum is the ETag), for the owner only.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use std::io::SeekFrom;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::extract::Auth;
 use super::{ApiError, AppState};
 use crate::store::assets::AssetRow;
+use crate::store::now_ms;
+
+/// Largest upload, bytes.
+pub const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+/// The content types an upload may have.
+pub const UPLOAD_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/aac",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/flac",
+];
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/assets", post(upload))
         .route("/api/assets/{id}", get(asset))
         .route("/api/assets/{id}/content", get(content))
 }
 
-async fn find(state: &AppState, owner: &str, id: &str) -> Result<AssetRow, ApiError> {
+pub(super) async fn find(state: &AppState, owner: &str, id: &str) -> Result<AssetRow, ApiError> {
     state
         .assets
         .get(owner, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no asset {id}")))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file's name: letters, digits, `.`, `_` and `-`.
+    pub name: String,
+}
+
+/// Uploads a file as the body (its `Content-Type` one of the image, video and audio types
+/// adforge reads). Decoding is checked where the file is used (`/v1/videos` refuses an asset
+/// that does not decode, naming its field).
+#[utoipa::path(post, path = "/api/assets", tag = "assets", params(UploadQuery),
+    request_body(content = Vec<u8>, description = "The file", content_type = "application/octet-stream"),
+    responses((status = 201, body = AssetRow), (status = 400, body = super::ErrorBody),
+        (status = 413, body = super::ErrorBody), (status = 415, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !UPLOAD_TYPES.contains(&content_type.as_str()) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type: `{content_type}` is not one of {}",
+            UPLOAD_TYPES.join(", ")
+        )));
+    }
+    let upload_id = format!("upload-{}", uuid::Uuid::now_v7());
+    let scratch = state.assets.scratch_dir(&upload_id);
+    let internal = |e: std::io::Error| ApiError::Internal(format!("writing an upload: {e}"));
+    tokio::fs::create_dir_all(&scratch)
+        .await
+        .map_err(internal)?;
+    let path = scratch.join("upload");
+    let written = stream_to_file(body, &path).await;
+    let stored = match written {
+        Ok(0) => Err(ApiError::bad_request("body: the file is empty")),
+        Ok(_) => state
+            .assets
+            .put_file(
+                &principal.owner_id,
+                &upload_id,
+                &query.name,
+                &content_type,
+                &path,
+                now_ms(),
+            )
+            .await
+            .map_err(|e| ApiError::bad_request(format!("name: {e}"))),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    Ok((StatusCode::CREATED, Json(stored?)).into_response())
+}
+
+/// Writes the request body to `path` as it arrives; the number of bytes.
+async fn stream_to_file(body: Body, path: &std::path::Path) -> Result<u64, ApiError> {
+    let internal = |e: std::io::Error| ApiError::Internal(format!("writing an upload: {e}"));
+    let mut file = tokio::fs::File::create(path).await.map_err(internal)?;
+    let mut stream = body.into_data_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("body: reading it failed: {e}")))?;
+        written += chunk.len() as u64;
+        // The raw body is not under the router's body limit: count it here.
+        if written > MAX_UPLOAD_BYTES as u64 {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_UPLOAD_BYTES,
+            });
+        }
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    Ok(written)
 }
 
 /// A stored file's name, type, size and SHA-256.
@@ -38,27 +156,102 @@ pub async fn asset(
     Ok(Json(find(&state, &principal.owner_id, &id).await?))
 }
 
-/// A stored file's bytes.
+/// A stored file's bytes; `Range: bytes=A-B` gets 206 with that part.
 #[utoipa::path(get, path = "/api/assets/{id}/content", tag = "assets",
     params(("id" = String, Path)),
-    responses((status = 200, description = "The file"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The file"), (status = 206, description = "Part of the file"),
+        (status = 404, body = super::ErrorBody), (status = 416, description = "Range outside the file")),
     security(("api_key" = [])))]
 pub async fn content(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let row = find(&state, &principal.owner_id, &id).await?;
-    let bytes = tokio::fs::read(&row.path)
+    serve(&row, &headers).await
+}
+
+/// Streams an asset's file, honouring a single `bytes=` range.
+pub(super) async fn serve(row: &AssetRow, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let read_error =
+        |e: std::io::Error| ApiError::Internal(format!("reading asset {}: {e}", row.id));
+    let mut file = tokio::fs::File::open(&row.path).await.map_err(read_error)?;
+    let size = file.metadata().await.map_err(read_error)?.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, size));
+    let (status, start, len) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(Some((start, end))) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        Some(None) => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    file.seek(SeekFrom::Start(start))
         .await
-        .map_err(|e| ApiError::Internal(format!("reading asset {id}: {e}")))?;
-    let mut response = bytes.into_response();
+        .map_err(read_error)?;
+    let stream = tokio_util::io::ReaderStream::new(file.take(len));
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&row.content_type) {
-        headers.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", row.sha256)) {
-        headers.insert(header::ETAG, v);
+    let mut set = |name, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    set(header::CONTENT_TYPE, row.content_type.clone());
+    set(header::ETAG, format!("\"{}\"", row.sha256));
+    set(header::CONTENT_LENGTH, len.to_string());
+    set(header::ACCEPT_RANGES, "bytes".into());
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", start + len - 1),
+        );
     }
     Ok(response)
+}
+
+/// `bytes=A-B`, `bytes=A-` or `bytes=-N` within a file of `size` bytes: the inclusive range,
+/// or `None` when it is malformed, has several parts or lies outside the file.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = match (a.is_empty(), b.is_empty()) {
+        (true, false) => {
+            let n: u64 = b.parse().ok()?;
+            (size.saturating_sub(n), size - 1)
+        }
+        (false, true) => (a.parse().ok()?, size - 1),
+        (false, false) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
+        (true, true) => return None,
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges_are_read_as_http_says() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-2", 100), None);
+        assert_eq!(parse_range("bytes=0-1,4-5", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
 }

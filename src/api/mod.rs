@@ -18,6 +18,7 @@ mod jobs;
 mod mmm;
 mod openai;
 mod openapi;
+mod videos;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,6 +67,8 @@ pub struct AppState {
     /// Loaded diffusion models, one batched engine each.
     pub image: crate::engine::image::engine::ImageEngines,
     pub image_limits: generations::ImageLimits,
+    /// Most frames one rendered video may have.
+    pub max_video_frames: u64,
     /// The ad-image compositor (fonts loaded once).
     pub compositor: std::sync::Arc<crate::media::compositor::Compositor>,
     /// The ESRGAN-slim upscaler (loads its networks on first use).
@@ -91,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mmm::router())
         .merge(experiments::router())
         .merge(assets::router())
+        .merge(videos::router())
         .merge(openai::router())
         .merge(images::router())
         .merge(openapi::router())

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     AppState, analytics, assets, creatives, experiments, generate, generations, health, images,
-    jobs, mmm, openai,
+    jobs, mmm, openai, videos,
 };
 
 #[derive(OpenApi)]
@@ -20,7 +20,8 @@ use super::{
         generations::generations, generations::edits, generations::capabilities,
         creatives::render,
         generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
-        experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::asset, assets::content,
+        experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content,
+        videos::create, videos::content,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
@@ -29,7 +30,8 @@ use super::{
          (name = "jobs", description = "Queued background work with progress"),
          (name = "generate", description = "Creatives from a product brief"),
          (name = "analytics", description = "Experiment statistics, marketing-mix models, budget allocation"),
-         (name = "assets", description = "Files made by jobs (charts, renders)"),
+         (name = "assets", description = "Uploaded files and files made by jobs (charts, renders)"),
+         (name = "videos", description = "Video renders: specs or the ad template to MP4 per format"),
          (name = "inference", description = "OpenAI-compatible text generation and embeddings"))
 )]
 struct ApiDoc;

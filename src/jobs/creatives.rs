@@ -189,58 +189,6 @@ struct RenderedFormat {
 }
 
 impl CreativeRender {
-    async fn load_image(
-        &self,
-        owner: &str,
-        id: &str,
-        field: &str,
-    ) -> Result<image::DynamicImage, JobError> {
-        let row = self
-            .assets
-            .get(owner, id)
-            .await
-            .map_err(|e| JobError::Retryable(e.to_string()))?
-            .ok_or_else(|| JobError::Fatal(format!("{field}: asset {id} not found")))?;
-        let bytes = tokio::fs::read(&row.path)
-            .await
-            .map_err(|e| JobError::Fatal(format!("{field}: reading asset {id}: {e}")))?;
-        image::load_from_memory(&bytes)
-            .map_err(|e| JobError::Fatal(format!("{field}: does not decode ({e})")))
-    }
-
-    async fn copy(&self, payload: &RenderPayload, seed: u64) -> Result<CreativeCopy, JobError> {
-        if let Some(copy) = &payload.copy {
-            return Ok(copy.clone());
-        }
-        let (Some(brief), Some(text)) = (&payload.brief, &self.text) else {
-            return Err(JobError::Fatal(
-                "copy: required when no text model is loaded".into(),
-            ));
-        };
-        let brief = CopyBrief {
-            product: brief.product.clone(),
-            audience: brief.audience.clone(),
-            tone: brief.tone.clone(),
-            platform: Platform::Meta,
-            language: "English".into(),
-            n: 1,
-            seed,
-        };
-        let set = generate_copy(text, None, &brief)
-            .await
-            .map_err(|e| JobError::Fatal(format!("brief: the text model failed ({e})")))?;
-        let variant = set
-            .variants
-            .into_iter()
-            .next()
-            .ok_or_else(|| JobError::Fatal("brief: the text model wrote no copy".into()))?;
-        Ok(CreativeCopy {
-            headline: variant.headline,
-            body: Some(variant.primary_text).filter(|s| !s.trim().is_empty()),
-            cta: Some(variant.call_to_action).filter(|s| !s.trim().is_empty()),
-        })
-    }
-
     /// The background, and what it is (`generated`, `image`, `gradient`, `solid`).
     async fn background(
         &self,
@@ -266,9 +214,9 @@ impl CreativeRender {
             )),
             (BackgroundKind::Image, _) => {
                 let id = payload.background_image.as_deref().unwrap_or_default();
-                let image = self
-                    .load_image(&ctx.job.owner_id, id, "background_image")
-                    .await?;
+                let image =
+                    load_asset_image(&self.assets, &ctx.job.owner_id, id, "background_image")
+                        .await?;
                 Ok(ChosenBackground::plain(Background::Image(image), "image"))
             }
             (BackgroundKind::Generated, None) => Err(JobError::Fatal(
@@ -453,17 +401,23 @@ impl JobHandler for CreativeRender {
         let formats = payload.formats().map_err(JobError::Fatal)?;
         let output = payload.output_format().map_err(JobError::Fatal)?;
         ctx.progress(0.0, "writing copy").await?;
-        let copy = self.copy(&payload, seed).await?;
+        let copy = write_copy(
+            self.text.as_ref(),
+            payload.copy.as_ref(),
+            payload.brief.as_ref(),
+            seed,
+        )
+        .await?;
         let chosen = self.background(ctx, &payload, &copy, seed).await?;
         let product = match &payload.product_image {
             Some(id) => Some(ProductImage {
-                image: self.load_image(&owner, id, "product_image").await?,
+                image: load_asset_image(&self.assets, &owner, id, "product_image").await?,
                 fit: payload.product_fit.unwrap_or(Fit::Contain),
             }),
             None => None,
         };
         let logo = match &payload.logo {
-            Some(id) => Some(self.load_image(&owner, id, "logo").await?),
+            Some(id) => Some(load_asset_image(&self.assets, &owner, id, "logo").await?),
             None => None,
         };
         let spec = Arc::new(CreativeSpec {
@@ -551,4 +505,62 @@ impl JobHandler for CreativeRender {
             "background_preview_asset_id": chosen.preview_asset_id,
         }))
     }
+}
+
+/// An uploaded image asset of the owner, decoded; `field` names it in errors.
+pub(crate) async fn load_asset_image(
+    assets: &AssetStore,
+    owner: &str,
+    id: &str,
+    field: &str,
+) -> Result<image::DynamicImage, JobError> {
+    let row = assets
+        .get(owner, id)
+        .await
+        .map_err(|e| JobError::Retryable(e.to_string()))?
+        .ok_or_else(|| JobError::Fatal(format!("{field}: asset {id} not found")))?;
+    let bytes = tokio::fs::read(&row.path)
+        .await
+        .map_err(|e| JobError::Fatal(format!("{field}: reading asset {id}: {e}")))?;
+    image::load_from_memory(&bytes)
+        .map_err(|e| JobError::Fatal(format!("{field}: does not decode ({e})")))
+}
+
+/// The copy given, or copy the text model writes from the brief.
+pub(crate) async fn write_copy(
+    text: Option<&TextService>,
+    copy: Option<&CreativeCopy>,
+    brief: Option<&RenderBrief>,
+    seed: u64,
+) -> Result<CreativeCopy, JobError> {
+    if let Some(copy) = copy {
+        return Ok(copy.clone());
+    }
+    let (Some(brief), Some(text)) = (brief, text) else {
+        return Err(JobError::Fatal(
+            "copy: required when no text model is loaded".into(),
+        ));
+    };
+    let brief = CopyBrief {
+        product: brief.product.clone(),
+        audience: brief.audience.clone(),
+        tone: brief.tone.clone(),
+        platform: Platform::Meta,
+        language: "English".into(),
+        n: 1,
+        seed,
+    };
+    let set = generate_copy(text, None, &brief)
+        .await
+        .map_err(|e| JobError::Fatal(format!("brief: the text model failed ({e})")))?;
+    let variant = set
+        .variants
+        .into_iter()
+        .next()
+        .ok_or_else(|| JobError::Fatal("brief: the text model wrote no copy".into()))?;
+    Ok(CreativeCopy {
+        headline: variant.headline,
+        body: Some(variant.primary_text).filter(|s| !s.trim().is_empty()),
+        cta: Some(variant.call_to_action).filter(|s| !s.trim().is_empty()),
+    })
 }

@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod kinds;
 pub mod redis;
 mod service;
+pub mod videos;
 mod worker;
 
 use std::time::Duration;

@@ -38,6 +38,8 @@ pub enum DecodeError {
     Missing(PathBuf),
     #[error("{0} has no video stream")]
     NoVideoStream(PathBuf),
+    #[error("{0} has no audio stream")]
+    NoAudioStream(PathBuf),
     #[error("{path} is not a decodable video: {reason}")]
     Undecodable { path: PathBuf, reason: String },
     #[error("{path} is {width}x{height}: sides over {MAX_INPUT_SIDE} px are refused")]
@@ -229,6 +231,33 @@ fn check_duration(path: &Path, duration_secs: f64, limit: Option<f64>) -> Result
 /// decoded).
 pub fn probe(path: &Path) -> Result<VideoInfo, DecodeError> {
     open(path, None).map(|opened| opened.info)
+}
+
+/// Checks that a file has an audio stream whose decoder opens; its duration in seconds (0 when
+/// the header does not say).
+pub fn probe_audio(path: &Path) -> Result<f64, DecodeError> {
+    if !path.is_file() {
+        return Err(DecodeError::Missing(path.to_path_buf()));
+    }
+    let undecodable = |e: ffmpeg::Error| DecodeError::Undecodable {
+        path: path.to_path_buf(),
+        reason: e.to_string().to_lowercase(),
+    };
+    super::init_ffmpeg().map_err(|source| DecodeError::Ffmpeg {
+        path: path.to_path_buf(),
+        action: "initialise",
+        source,
+    })?;
+    let input = format::input(path).map_err(undecodable)?;
+    let stream = input
+        .streams()
+        .best(Type::Audio)
+        .ok_or_else(|| DecodeError::NoAudioStream(path.to_path_buf()))?;
+    codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|context| context.decoder().audio())
+        .map_err(undecodable)?;
+    let duration = input.duration().max(0) as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE);
+    Ok(duration)
 }
 
 /// Where a source frame lands in the output: the size it is scaled to and the offset of the

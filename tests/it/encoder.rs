@@ -19,7 +19,7 @@ const FPS: u32 = 24;
 const SECONDS: u64 = 2;
 
 /// A moving gradient with a white square crossing it: frame `index` of `width`x`height`.
-fn moving_frame(width: u32, height: u32, index: u64) -> Frame {
+pub(crate) fn moving_frame(width: u32, height: u32, index: u64) -> Frame {
     let (w, h, i) = (width as usize, height as usize, index as usize);
     let side = h.min(w) / 5;
     let (sx, sy) = ((i * 13) % (w - side), (i * 7) % (h - side));
@@ -49,7 +49,7 @@ fn encode(path: &Path, settings: EncoderSettings, frames: u64) -> EncodedVideo {
     encoder.finish(sender).unwrap()
 }
 
-fn ffprobe(path: &Path) -> Value {
+pub(crate) fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -71,7 +71,7 @@ fn ffprobe(path: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn stream<'a>(probe: &'a Value, kind: &str) -> &'a Value {
+pub(crate) fn stream<'a>(probe: &'a Value, kind: &str) -> &'a Value {
     probe["streams"]
         .as_array()
         .unwrap()
@@ -80,7 +80,7 @@ fn stream<'a>(probe: &'a Value, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} stream in {probe}"))
 }
 
-fn number(value: &Value) -> f64 {
+pub(crate) fn number(value: &Value) -> f64 {
     value
         .as_str()
         .and_then(|s| s.parse().ok())
@@ -89,7 +89,7 @@ fn number(value: &Value) -> f64 {
 }
 
 /// The four-character types of an MP4's top-level boxes, in file order.
-fn top_level_boxes(path: &Path) -> Vec<String> {
+pub(crate) fn top_level_boxes(path: &Path) -> Vec<String> {
     let bytes = std::fs::read(path).unwrap();
     let mut boxes = Vec::new();
     let mut at = 0usize;
@@ -173,7 +173,7 @@ fn every_video_format_encodes_exactly() {
 }
 
 /// A mono 16-bit PCM WAV of a 440 Hz sine.
-fn write_wav(path: &Path, rate: u32, seconds: f32) {
+pub(crate) fn write_wav(path: &Path, rate: u32, seconds: f32) {
     let samples: Vec<i16> = (0..(rate as f32 * seconds) as u32)
         .map(|n| ((n as f32 * 440.0 * TAU / rate as f32).sin() * 12000.0) as i16)
         .collect();
@@ -384,7 +384,7 @@ fn bad_settings_are_refused_naming_the_field() {
 }
 
 /// Resident memory of this process, in bytes (VmRSS of /proc/self/status).
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -25,3 +25,4 @@ mod store;
 mod support;
 mod text;
 mod upscale;
+mod video;

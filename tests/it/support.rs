@@ -462,6 +462,13 @@ pub struct TestServer {
 
 pub const TEST_ADMIN_KEY: &str = "adf_test-admin-key-0123456789abcdef";
 pub const TEST_MAX_BODY: usize = 8 * 1024;
+/// The test server's cap on a video's frames.
+pub const TEST_MAX_VIDEO_FRAMES: u64 = 1_200;
+
+/// The folder `scripts/test.sh` installs the real models into.
+pub fn model_cache() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_default())
+}
 
 impl TestServer {
     pub async fn start(store: Store, queue: Arc<dyn JobQueue>) -> Self {
@@ -540,6 +547,14 @@ impl TestServer {
             images: image.clone(),
             text: text.clone(),
         }));
+        let rife = model_cache().join("rife-3.9");
+        registry.register(Arc::new(adforge::jobs::videos::VideoRender {
+            assets: assets.clone(),
+            compositor: compositor.clone(),
+            text: text.clone(),
+            rife_dir: rife.exists().then_some(rife),
+            max_frames: TEST_MAX_VIDEO_FRAMES,
+        }));
         adforge::auth::bootstrap_admin_key(
             &store,
             Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)),
@@ -567,6 +582,7 @@ impl TestServer {
             text: text.clone(),
             image,
             compositor,
+            max_video_frames: TEST_MAX_VIDEO_FRAMES,
             image_limits: adforge::api::generations::ImageLimits {
                 max_side: 64,
                 max_steps: 8,

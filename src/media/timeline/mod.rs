@@ -18,11 +18,12 @@
 //! is bounded by the chunk, the encoder queue and the prepared clips, never by the length.
 //!
 //! Must not touch: the store, the job queue, HTTP. Assets arrive decoded or as paths
-//! ([`Inputs`]); video files are opened through the caller's [`OpenVideo`].
+//! ([`Inputs`]); video files are read with `media::decoder`, a frame at a time.
 
 mod frame;
 mod scene;
 pub mod spec;
+pub mod template;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ use rayon::prelude::*;
 
 use crate::engine::video::{Rife, RifeError};
 use crate::media::compositor::{ComposeError, Compositor};
+use crate::media::decoder::{DecodeError, VideoDecoder};
 use crate::media::encoder::{EncodeError, EncodedVideo, EncoderSettings, Frame, VideoEncoder};
 use crate::media::formats::Format;
 
@@ -41,17 +43,6 @@ pub use spec::{SpecError, VideoSpec, parse};
 
 use scene::{Clip, Fetched};
 use spec::{Direction, TransitionSpec};
-
-/// Frames of a video file, sampled at increasing times.
-pub trait VideoFrames: Send {
-    /// The frame shown at `seconds` (not less than the last call's), at the size the source was
-    /// opened at, cover-cropped; the last frame is held after the end.
-    fn frame_at(&mut self, seconds: f64) -> Result<RgbaImage, RenderError>;
-}
-
-/// Opens a video file at a size.
-pub type OpenVideo<'a> =
-    dyn Fn(&Path, u32, u32) -> Result<Box<dyn VideoFrames>, RenderError> + Sync + 'a;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -67,8 +58,8 @@ pub enum RenderError {
     Compose(ComposeError),
     #[error("asset {0} was not provided to the renderer")]
     MissingAsset(String),
-    #[error("video {path}: {reason}")]
-    Video { path: String, reason: String },
+    #[error(transparent)]
+    Video(#[from] DecodeError),
     #[error("interpolate: {0}")]
     NoInterpolator(String),
     #[error("frame interpolation failed: {0}")]
@@ -103,16 +94,16 @@ pub struct RenderOptions<'a> {
     pub compositor: &'a Compositor,
     /// Needed when the spec interpolates.
     pub rife: Option<&'a Rife>,
-    pub open_video: &'a OpenVideo<'a>,
     /// CRF, preset and preview; size, frame rate, audio and poster come from the spec.
     pub encoder: EncoderSettings,
     /// Set to stop at the next frame.
     pub cancel: &'a AtomicBool,
-    /// Called at most every [`PROGRESS_EVERY`] and at the end.
+    /// Called at most every `progress_every` and after the last frame.
     pub progress: &'a (dyn Fn(RenderProgress) + Sync),
+    pub progress_every: std::time::Duration,
 }
 
-/// How often progress is reported.
+/// How often progress is reported by default.
 pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `format` at the spec's scale, each side rounded to an even number of pixels (yuv420p).
@@ -123,6 +114,18 @@ pub fn output_format(format: &Format, scale: f64) -> Format {
         height: side(format.height),
         ..*format
     }
+}
+
+/// Prepares every clip of a checked `spec` at `format` without rendering a frame: a text that
+/// does not fit, or a video that does not open, is found here.
+pub fn check_layout(
+    spec: &VideoSpec,
+    format: &Format,
+    inputs: &Inputs,
+    compositor: &Compositor,
+) -> Result<(), RenderError> {
+    let format = output_format(format, spec.scale());
+    scene::prepare(spec, &format, inputs, compositor).map(|_| ())
 }
 
 /// Renders a checked `spec` at `format` into `output` (an MP4, with poster and preview beside
@@ -145,13 +148,7 @@ pub fn render(
             ));
         }
     };
-    let clips = scene::prepare(
-        spec,
-        &format,
-        inputs,
-        options.compositor,
-        options.open_video,
-    )?;
+    let clips = scene::prepare(spec, &format, inputs, options.compositor)?;
     let timeline = Timeline {
         clips,
         size: (format.width, format.height),
@@ -269,7 +266,7 @@ struct Run<'a> {
     options: &'a RenderOptions<'a>,
     /// Open video sources per clip (background, layer), opened when first needed and closed
     /// when the timeline has passed the clip.
-    sources: Vec<Option<[Option<Box<dyn VideoFrames>>; 2]>>,
+    sources: Vec<Option<[Option<VideoDecoder>; 2]>>,
     sender: &'a crate::media::encoder::FrameSender,
     started: Instant,
     reported: Option<Instant>,
@@ -296,15 +293,15 @@ impl Run<'_> {
             let sources = match &mut self.sources[k] {
                 Some(sources) => sources,
                 slot @ None => slot.insert(
-                    clip.open_videos(self.options.open_video, self.timeline.size)
+                    clip.open_videos(self.timeline.size)
                         .map_err(|e| e.in_clip(k))?,
                 ),
             };
             let [bg_t, layer_t] = clip.video_times(t);
             let [bg, layer] = sources;
             fetched.push(Fetched {
-                background: bg.as_mut().map(|s| s.frame_at(bg_t)).transpose()?,
-                layer: layer.as_mut().map(|s| s.frame_at(layer_t)).transpose()?,
+                background: frame_of(bg.as_mut(), bg_t)?,
+                layer: frame_of(layer.as_mut(), layer_t)?,
             });
         }
         Ok(fetched)
@@ -317,7 +314,9 @@ impl Run<'_> {
         })?;
         self.done += 1;
         let now = Instant::now();
-        let due = self.reported.is_none_or(|at| now - at >= PROGRESS_EVERY);
+        let due = self
+            .reported
+            .is_none_or(|at| now - at >= self.options.progress_every);
         if due || self.done == self.timeline.frames {
             self.reported = Some(now);
             let elapsed = (now - self.started).as_secs_f64().max(1e-6);
@@ -382,6 +381,13 @@ impl Run<'_> {
             (key, key_index) = (next, next_index);
         }
         self.send(key)
+    }
+}
+
+fn frame_of(source: Option<&mut VideoDecoder>, t: f64) -> Result<Option<RgbaImage>, RenderError> {
+    match source {
+        Some(source) => Ok(Some(source.frame_at(t)?.image.clone())),
+        None => Ok(None),
     }
 }
 

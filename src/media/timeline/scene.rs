@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, RgbaImage};
 
+use super::RenderError;
 use super::frame::{self, SpriteDraw, ease_in_out, ease_out};
 use super::spec::{
     BackgroundSpec, ClipSpec, KenBurns, LayerKind, LayerSpec, Motion, TransitionSpec, VideoSpec,
 };
-use super::{OpenVideo, RenderError, VideoFrames};
 use crate::media::compositor::{
     Background, BrandKit, Compositor, CreativeSpec, Fit, LayerSprite, ProductImage, Rect,
 };
+use crate::media::decoder::VideoDecoder;
 use crate::media::formats::Format;
 
 /// Seconds an enter or exit animation takes unless the layer says.
@@ -202,17 +203,17 @@ impl Clip {
     }
 
     /// Opens the clip's video sources; `None` where it has none.
-    pub fn open_videos(
-        &self,
-        open: &OpenVideo<'_>,
-        size: (u32, u32),
-    ) -> Result<[Option<Box<dyn VideoFrames>>; 2], RenderError> {
+    pub fn open_videos(&self, size: (u32, u32)) -> Result<[Option<VideoDecoder>; 2], RenderError> {
         let background = match &self.backdrop {
-            Backdrop::Video { path, .. } => Some(open(path, size.0, size.1)?),
+            Backdrop::Video { path, .. } => Some(VideoDecoder::open(path, size.0, size.1)?),
             _ => None,
         };
         let layer = match &self.video_layer {
-            Some(layer) => Some(open(&layer.path, layer.rect.width, layer.rect.height)?),
+            Some(layer) => Some(VideoDecoder::open(
+                &layer.path,
+                layer.rect.width,
+                layer.rect.height,
+            )?),
             None => None,
         };
         Ok([background, layer])
@@ -235,7 +236,6 @@ pub fn prepare(
     format: &Format,
     inputs: &Inputs,
     compositor: &Compositor,
-    open: &OpenVideo<'_>,
 ) -> Result<Vec<Clip>, RenderError> {
     let brand = spec.brand.as_ref().map(|b| b.kit()).unwrap_or_default();
     let starts = spec.clip_starts();
@@ -249,7 +249,6 @@ pub fn prepare(
                 format,
                 inputs,
                 brand: &brand,
-                open,
             };
             prepared.run(start, compositor).map_err(|e| e.in_clip(i))
         })
@@ -261,7 +260,6 @@ struct Prepare<'a> {
     format: &'a Format,
     inputs: &'a Inputs,
     brand: &'a BrandKit,
-    open: &'a OpenVideo<'a>,
 }
 
 impl Prepare<'_> {
@@ -272,7 +270,10 @@ impl Prepare<'_> {
         start: f64,
         (w, h): (u32, u32),
     ) -> Result<RgbaImage, RenderError> {
-        (self.open)(path, w, h)?.frame_at(start)
+        Ok(VideoDecoder::open(path, w, h)?
+            .frame_at(start)?
+            .image
+            .clone())
     }
 }
 

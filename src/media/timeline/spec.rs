@@ -615,7 +615,7 @@ mod tests {
             ),
             (
                 json!({"clips": [{"duration": 1, "colour": "red"}]}),
-                "clips[0]",
+                "clips[0].colour",
                 "unknown field `colour`",
             ),
             (
