@@ -22,5 +22,6 @@ mod rife;
 mod schedulers;
 mod store;
 mod support;
+mod t2vz;
 mod text;
 mod upscale;

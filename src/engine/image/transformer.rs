@@ -339,10 +339,18 @@ mod tests {
         }
         // The first frame of each group attends to itself: plain self-attention.
         let plain = attn.grouped_self(&xs, 1).unwrap();
-        let diff = max_diff(&plain.narrow(0, 3, 1).unwrap(), &grouped.narrow(0, 3, 1).unwrap());
+        let diff = max_diff(
+            &plain.narrow(0, 3, 1).unwrap(),
+            &grouped.narrow(0, 3, 1).unwrap(),
+        );
         assert!(diff < 1e-5);
         // And other frames differ from plain self-attention.
-        assert!(max_diff(&plain.narrow(0, 4, 1).unwrap(), &grouped.narrow(0, 4, 1).unwrap()) > 1e-3);
+        assert!(
+            max_diff(
+                &plain.narrow(0, 4, 1).unwrap(),
+                &grouped.narrow(0, 4, 1).unwrap()
+            ) > 1e-3
+        );
         assert!(attn.grouped_self(&xs, 4).is_err());
     }
 

@@ -180,7 +180,13 @@ impl MidBlock {
         vb: VarBuilder,
     ) -> Result<Self> {
         let resnets = vb.pp("resnets");
-        let first = resnet(shape, channels, channels, output_scale_factor, resnets.pp(0))?;
+        let first = resnet(
+            shape,
+            channels,
+            channels,
+            output_scale_factor,
+            resnets.pp(0),
+        )?;
         let transformers = attentions(shape, Some(attention), channels, 1, vb.pp("attentions"))?;
         let layers = transformers
             .into_iter()
@@ -247,7 +253,11 @@ impl UpBlock {
                 } else {
                     out
                 };
-                let input = if i == 0 { layout.prev_out_channels } else { out };
+                let input = if i == 0 {
+                    layout.prev_out_channels
+                } else {
+                    out
+                };
                 resnet(shape, input + skip, out, 1.0, vb.pp("resnets").pp(i))
             })
             .collect::<Result<Vec<_>>>()?;
