@@ -238,18 +238,21 @@ fn a_cancelled_video_stops_before_its_last_step_and_decodes_nothing() {
     assert!(seen[1].total > 2);
 }
 
+/// One change that takes a video's parameters out of range.
+type Change = fn(&mut VideoParams);
+
 #[test]
 fn out_of_range_videos_are_refused_with_the_limit() {
     let (_dir, model) = tiny_model();
     let t2v = TextToVideo::new(&model).unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut VideoParams)>, &str)> = vec![
-        (Box::new(|p| p.frames = 0), "frames 0"),
-        (Box::new(|p| p.frames = MAX_FRAMES + 1), "frames"),
-        (Box::new(|p| p.steps = 2), "steps 2"),
-        (Box::new(|p| p.width = 30), "width 30"),
-        (Box::new(|p| p.t0 = Some(2)), "t0 2 and t1 2"),
-        (Box::new(|p| p.t1 = Some(4)), "t1 4"),
-        (Box::new(|p| p.guidance = f64::NAN), "guidance"),
+    let cases: Vec<(Change, &str)> = vec![
+        (|p| p.frames = 0, "frames 0"),
+        (|p| p.frames = MAX_FRAMES + 1, "frames"),
+        (|p| p.steps = 2, "steps 2"),
+        (|p| p.width = 30, "width 30"),
+        (|p| p.t0 = Some(2), "t0 2 and t1 2"),
+        (|p| p.t1 = Some(4), "t1 4"),
+        (|p| p.guidance = f64::NAN, "guidance"),
     ];
     for (change, message) in cases {
         let mut p = params(1);

@@ -52,7 +52,7 @@ struct Attention {
 
 impl Attention {
     fn new(dim: usize, context_dim: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
-        if heads == 0 || dim % heads != 0 {
+        if heads == 0 || !dim.is_multiple_of(heads) {
             return Err(candle_core::Error::msg(format!(
                 "{dim} channels do not split into {heads} attention heads"
             )));

@@ -166,7 +166,7 @@ fn source_indices(size: usize, strength: f64, frame_id: u32) -> Vec<u32> {
             let distance = (position + 0.5).abs();
             let extra = distance % n;
             let flips = (distance / n).floor() as u64;
-            let reflected = if flips % 2 == 0 {
+            let reflected = if flips.is_multiple_of(2) {
                 extra - 0.5
             } else {
                 n - extra - 0.5
@@ -293,6 +293,34 @@ impl<'a> TextToVideo<'a> {
         })
     }
 
+    /// Frames 2 and on at training timestep `big_t1`: `first` (the first frame at `big_t0`)
+    /// translated by each frame's motion, then noised forward (DDPM) with the frame's own noise.
+    fn later_frames(
+        &self,
+        params: &VideoParams,
+        first: &Tensor,
+        big_t0: usize,
+        big_t1: usize,
+    ) -> Result<Vec<Tensor>, PipelineError> {
+        let alphas_cumprod = self.model.schedule().alphas_cumprod();
+        let before = |t: usize| {
+            t.checked_sub(1)
+                .and_then(|p| alphas_cumprod.get(p))
+                .copied()
+                .unwrap_or(1.0)
+        };
+        // diffusers' prod(alphas[T0:T1]): the signal kept from T0 to T1.
+        let kept = before(big_t1) / before(big_t0);
+        (1..params.frames)
+            .map(|k| {
+                let warped = warp_latent(first, params.motion, k)?;
+                let fresh = noise::gaussian(params.seed, k, 1, first.elem_count());
+                let fresh = Tensor::from_vec(fresh, first.shape(), first.device())?;
+                Ok(((warped * kept.sqrt())? + (fresh * (1.0 - kept).sqrt())?)?)
+            })
+            .collect()
+    }
+
     /// Steps 1 to 3 of the module doc: the denoised latents of all frames (frames, C, h, w).
     fn denoise(
         &self,
@@ -343,20 +371,10 @@ impl<'a> TextToVideo<'a> {
             }
         }
 
-        // Frames 2..: the first frame at T0, translated, noised forward to T1.
         let timesteps = first_scheduler.timesteps();
         let (big_t0, big_t1) = (timesteps[at_t0] as usize, timesteps[at_t1] as usize);
-        let alphas_cumprod = schedule.alphas_cumprod();
-        let before = |t: usize| t.checked_sub(1).map_or(1.0, |p| alphas_cumprod[p]);
-        // diffusers' prod(alphas[T0:T1]).
-        let kept = before(big_t1) / before(big_t0);
         let mut all = vec![first_at_t1];
-        for k in 1..frames {
-            let warped = warp_latent(&first, params.motion, k as u32)?;
-            let fresh = noise::gaussian(params.seed, k as u32, 1, count);
-            let fresh = Tensor::from_vec(fresh, shape, device)?;
-            all.push(((warped * kept.sqrt())? + (fresh * (1.0 - kept).sqrt())?)?);
-        }
+        all.extend(self.later_frames(params, &first, big_t0, big_t1)?);
         let mut latents = Tensor::cat(&all, 0)?.to_dtype(DType::F32)?;
 
         let context = context_rows(self.model, params, frames)?;
