@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use adforge::engine::image::pipeline::{DiffusionModel, PipelineError};
+use adforge::engine::image::pipeline::{DiffusionModel, PipelineError, Prediction};
 use adforge::engine::image::random::{RandomModelSpec, write_random_model};
+use adforge::engine::image::schedulers::NoiseSchedule;
 use adforge::engine::image::transformer::AttentionMode;
 use adforge::engine::image::unet::{AddedConditions, UNet, UNetConfig};
 use adforge::engine::video::zero::{
-    MAX_FRAMES, Motion, TextToVideo, VideoOutcome, VideoParams, VideoProgress, warp_latent,
+    Denoised, MAX_FRAMES, Motion, TextToVideo, VideoOutcome, VideoParams, VideoProgress,
+    ZeroDenoiser, ZeroInputs, warp_latent,
 };
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -148,6 +150,51 @@ fn motion_warp_matches_diffusers() {
         let diff = max_abs(&(ours - reference).unwrap());
         assert_eq!(diff, 0.0, "frame id {id}: differs by {diff}");
     }
+}
+
+#[test]
+fn the_whole_denoising_matches_diffusers_pipeline_on_its_noise() {
+    let io = io();
+    let config = &json("t2vz/configs.json")["pipeline"];
+    let get = |name: &str| config[name].as_f64().unwrap();
+    let frames = get("video_length") as usize;
+    let forward_noise: Vec<Tensor> = (0..frames - 1)
+        .map(|k| io["pipeline.forward_noise"].narrow(0, k, 1).unwrap())
+        .collect();
+    let context = Tensor::cat(&[&io["pipeline.uncond"], &io["pipeline.cond"]], 0).unwrap();
+    let inputs = ZeroInputs {
+        steps: get("num_inference_steps") as usize,
+        t0: get("t0") as usize,
+        t1: get("t1") as usize,
+        guidance: Some(get("guidance_scale")),
+        motion: Motion {
+            x: get("motion_field_strength_x"),
+            y: get("motion_field_strength_y"),
+        },
+        context: &context,
+        first_noise: &io["pipeline.x_t"],
+        forward_noise: &forward_noise,
+    };
+    let model = unet("unet_sd");
+    let denoiser = ZeroDenoiser {
+        unet: &model,
+        schedule: &NoiseSchedule::STABLE_DIFFUSION,
+        prediction: Prediction::Epsilon,
+    };
+    let mut steps = Vec::new();
+    let out = denoiser
+        .denoise(&inputs, &AtomicBool::new(false), &mut |p| {
+            steps.push(p.step)
+        })
+        .unwrap();
+    let Denoised::Latents(latents) = out else {
+        panic!("not cancelled, yet {out:?}");
+    };
+    let err = relative_error(&latents, &io["pipeline.latents"]);
+    eprintln!("pipeline latents: relative error {err:.2e}");
+    assert!(err < 1e-4, "pipeline latents: relative error {err}");
+    // diffusers' progress bars: 1 step to T1, 2 to T0, 5 from T1 with all frames.
+    assert_eq!(steps, (1..=8).collect::<Vec<_>>());
 }
 
 fn tiny_model() -> (tempfile::TempDir, DiffusionModel) {

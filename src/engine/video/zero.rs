@@ -25,8 +25,9 @@ use image::RgbImage;
 
 use crate::engine::image::noise;
 use crate::engine::image::pipeline::{DiffusionModel, PipelineError, Prediction, to_rgb};
-use crate::engine::image::schedulers::{Scheduler, SchedulerKind};
+use crate::engine::image::schedulers::{NoiseSchedule, Scheduler, SchedulerKind};
 use crate::engine::image::transformer::AttentionMode;
+use crate::engine::image::unet::UNet;
 
 /// Frames one video may have (all of them go through the UNet in one batch).
 pub const MAX_FRAMES: u32 = 24;
@@ -190,29 +191,179 @@ pub fn warp_latent(
     Ok(latent.index_select(&rows, 2)?.index_select(&cols, 3)?)
 }
 
-/// The prompt's context rows for `frames` frames: unconditional frames then conditional ones
-/// when guided (the two groups cross-frame attention keeps apart).
-fn context_rows(
-    model: &DiffusionModel,
-    params: &VideoParams,
-    frames: usize,
-) -> Result<Tensor, PipelineError> {
-    let cond = model.encode_prompt(&params.prompt, &params.negative, params.guided())?;
-    let mut groups = Vec::new();
-    if let Some(uncond) = &cond.uncond {
-        groups.push(uncond.clone());
-    }
-    groups.push(cond.cond.clone());
-    let rows: Vec<Tensor> = groups
+/// Each of the `groups` rows of `context` repeated `frames` times, group after group.
+fn repeat_rows(context: &Tensor, frames: usize) -> Result<Tensor, PipelineError> {
+    let groups = context.dim(0)?;
+    let rows = (0..groups)
+        .map(|g| context.narrow(0, g, 1))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let repeated: Vec<&Tensor> = rows
         .iter()
-        .flat_map(|group| std::iter::repeat_n(group.clone(), frames))
+        .flat_map(|row| std::iter::repeat_n(row, frames))
         .collect();
-    Ok(Tensor::cat(&rows, 0)?)
+    Ok(Tensor::cat(&repeated, 0)?)
 }
 
-enum Denoised {
+/// How a denoising ended.
+#[derive(Debug)]
+pub enum Denoised {
+    /// All frames' latents, (frames, C, h, w).
     Latents(Tensor),
-    Cancelled { steps_done: usize },
+    Cancelled {
+        steps_done: usize,
+    },
+}
+
+/// What one denoising run starts from (steps 1 to 3 of the module doc).
+pub struct ZeroInputs<'a> {
+    pub steps: usize,
+    pub t0: usize,
+    pub t1: usize,
+    /// Classifier-free guidance scale, `None` for one unguided row.
+    pub guidance: Option<f64>,
+    pub motion: Motion,
+    /// The text rows of one frame (1, tokens, dim), unconditional then conditional when guided.
+    pub context: &'a Tensor,
+    /// The first frame's x_T (1, C, h, w).
+    pub first_noise: &'a Tensor,
+    /// Unit noise (1, C, h, w) of frames 2, 3, ... for their forward noising: one per frame.
+    pub forward_noise: &'a [Tensor],
+}
+
+/// Steps 1 to 3 on a UNet with DDIM: no text encoder, no VAE, the noise given. `TextToVideo`
+/// draws the noise from the seed and encodes the prompt; tests feed diffusers' own numbers.
+pub struct ZeroDenoiser<'a> {
+    pub unet: &'a UNet,
+    pub schedule: &'a NoiseSchedule,
+    pub prediction: Prediction,
+}
+
+impl ZeroDenoiser<'_> {
+    /// One step of DDIM on `latents` (frames, C, h, w) with the UNet in `mode`.
+    fn step(
+        &self,
+        scheduler: &mut Scheduler,
+        latents: &Tensor,
+        context: &Tensor,
+        guidance: Option<f64>,
+        mode: AttentionMode,
+    ) -> Result<Tensor, PipelineError> {
+        let frames = latents.dim(0)?;
+        let input = latents.affine(scheduler.input_scale(), 0.0)?;
+        let input = match guidance {
+            Some(_) => Tensor::cat(&[&input, &input], 0)?,
+            None => input,
+        };
+        let rows = input.dim(0)?;
+        let t = Tensor::full(scheduler.timestep() as f32, rows, latents.device())?;
+        let out = self.unet.forward_with(&input, &t, context, None, mode)?;
+        let prediction = match guidance {
+            Some(scale) => {
+                let uncond = out.narrow(0, 0, frames)?;
+                let cond = out.narrow(0, frames, frames)?;
+                (&uncond + ((cond - &uncond)? * scale)?)?
+            }
+            None => out,
+        };
+        let eps = match self.prediction {
+            Prediction::Epsilon => prediction,
+            Prediction::V => scheduler.epsilon_from_v(latents, &prediction)?,
+        };
+        Ok(scheduler.step(latents, &eps, None)?)
+    }
+
+    /// Frames 2 and on at training timestep `big_t1`: `first` (the first frame at `big_t0`)
+    /// translated by each frame's motion, then noised forward (DDPM) with the frame's noise.
+    fn later_frames(
+        &self,
+        inputs: &ZeroInputs,
+        first: &Tensor,
+        big_t0: usize,
+        big_t1: usize,
+    ) -> Result<Vec<Tensor>, PipelineError> {
+        let alphas_cumprod = self.schedule.alphas_cumprod();
+        let before = |t: usize| {
+            t.checked_sub(1)
+                .and_then(|p| alphas_cumprod.get(p))
+                .copied()
+                .unwrap_or(1.0)
+        };
+        // diffusers' prod(alphas[T0:T1]): the signal kept from T0 to T1.
+        let kept = before(big_t1) / before(big_t0);
+        (1..)
+            .zip(inputs.forward_noise)
+            .map(|(k, fresh)| {
+                let warped = warp_latent(first, inputs.motion, k)?;
+                Ok(((warped * kept.sqrt())? + (fresh * (1.0 - kept).sqrt())?)?)
+            })
+            .collect()
+    }
+
+    /// Runs steps 1 to 3; `progress` after every step, `cancel` checked before every step.
+    pub fn denoise(
+        &self,
+        inputs: &ZeroInputs,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(VideoProgress),
+    ) -> Result<Denoised, PipelineError> {
+        let ZeroInputs {
+            steps,
+            t0,
+            t1,
+            guidance,
+            ..
+        } = *inputs;
+        if t0 >= t1 || t1 >= steps {
+            return Err(PipelineError::Invalid(format!(
+                "t0 {t0} and t1 {t1} must satisfy t0 < t1 < steps ({steps})"
+            )));
+        }
+        let frames = inputs.forward_noise.len() + 1;
+        // Step indices where the first frame reaches T1 and T0.
+        let (at_t1, at_t0) = (steps - t1 - 1, steps - t0 - 1);
+        let total = at_t0 + (steps - at_t1);
+        let mut done = 0;
+        let mut tick = |done: &mut usize| -> bool {
+            *done += 1;
+            progress(VideoProgress { step: *done, total });
+            !cancel.load(Ordering::SeqCst)
+        };
+        if cancel.load(Ordering::SeqCst) {
+            return Ok(Denoised::Cancelled { steps_done: 0 });
+        }
+
+        let mut first_scheduler = Scheduler::new(SchedulerKind::Ddim, self.schedule, steps);
+        let mut first = inputs.first_noise.clone();
+        let mut first_at_t1 = first.clone();
+        for i in 0..at_t0 {
+            let mode = AttentionMode::Normal;
+            first = self.step(&mut first_scheduler, &first, inputs.context, guidance, mode)?;
+            if i + 1 == at_t1 {
+                first_at_t1 = first.clone();
+            }
+            if !tick(&mut done) {
+                return Ok(Denoised::Cancelled { steps_done: done });
+            }
+        }
+
+        let timesteps = first_scheduler.timesteps();
+        let (big_t0, big_t1) = (timesteps[at_t0] as usize, timesteps[at_t1] as usize);
+        let mut all = vec![first_at_t1];
+        all.extend(self.later_frames(inputs, &first, big_t0, big_t1)?);
+        let mut latents = Tensor::cat(&all, 0)?.to_dtype(DType::F32)?;
+
+        let context = repeat_rows(inputs.context, frames)?;
+        let mut scheduler = Scheduler::new(SchedulerKind::Ddim, self.schedule, steps);
+        scheduler.start_at(at_t1);
+        let mode = AttentionMode::CrossFrame { frames };
+        while !scheduler.done() {
+            latents = self.step(&mut scheduler, &latents, &context, guidance, mode)?;
+            if !tick(&mut done) {
+                return Ok(Denoised::Cancelled { steps_done: done });
+            }
+        }
+        Ok(Denoised::Latents(latents))
+    }
 }
 
 /// Text-to-video on a loaded Stable Diffusion model.
@@ -232,44 +383,10 @@ impl<'a> TextToVideo<'a> {
         Ok(Self { model })
     }
 
-    /// One step of DDIM on `latents` (frames, C, h, w) with the UNet in `mode`.
-    fn step(
-        &self,
-        scheduler: &mut Scheduler,
-        latents: &Tensor,
-        context: &Tensor,
-        guidance: Option<f64>,
-        mode: AttentionMode,
-    ) -> Result<Tensor, PipelineError> {
-        let frames = latents.dim(0)?;
-        let input = latents.affine(scheduler.input_scale(), 0.0)?;
-        let input = match guidance {
-            Some(_) => Tensor::cat(&[&input, &input], 0)?,
-            None => input,
-        };
-        let rows = input.dim(0)?;
-        let t = Tensor::full(scheduler.timestep() as f32, rows, latents.device())?;
-        let out = self
-            .model
-            .unet()
-            .forward_with(&input, &t, context, None, mode)?;
-        let prediction = match guidance {
-            Some(scale) => {
-                let uncond = out.narrow(0, 0, frames)?;
-                let cond = out.narrow(0, frames, frames)?;
-                (&uncond + ((cond - &uncond)? * scale)?)?
-            }
-            None => out,
-        };
-        let eps = match self.model.prediction() {
-            Prediction::Epsilon => prediction,
-            Prediction::V => scheduler.epsilon_from_v(latents, &prediction)?,
-        };
-        Ok(scheduler.step(latents, &eps, None)?)
-    }
-
     /// Generates `params.frames` frames; `progress` after every step, `on_frame(index, image)`
-    /// for each decoded frame in order. `cancel` is checked before every step.
+    /// for each decoded frame in order. `cancel` is checked before every step. The first
+    /// frame's x_T is image 0's initial noise of `seed` (`image::noise`), the forward noise of
+    /// frame k is stream 1 of image k.
     pub fn run(
         &self,
         params: &VideoParams,
@@ -278,7 +395,40 @@ impl<'a> TextToVideo<'a> {
         on_frame: &mut dyn FnMut(u32, RgbImage) -> Result<(), PipelineError>,
     ) -> Result<VideoOutcome, PipelineError> {
         params.validate(self.model.size_multiple())?;
-        let latents = match self.denoise(params, cancel, progress)? {
+        let (t0, t1) = params.t0_t1()?;
+        let device = self.model.device();
+        let shape = self.model.latent_dims(params.width, params.height);
+        let count = shape.1 * shape.2 * shape.3;
+        let draw = |index: u32, stream: u32| {
+            let values = noise::gaussian(params.seed, index, stream, count);
+            Tensor::from_vec(values, shape, device)
+        };
+        // DDIM starts from unit noise (init_noise_sigma 1).
+        let first_noise = draw(0, 0)?;
+        let forward_noise = (1..params.frames)
+            .map(|k| draw(k, 1))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let cond = self
+            .model
+            .encode_prompt(&params.prompt, &params.negative, params.guided())?;
+        let rows: Vec<&Tensor> = cond.uncond.iter().chain([&cond.cond]).collect();
+        let context = Tensor::cat(&rows, 0)?;
+        let inputs = ZeroInputs {
+            steps: params.steps as usize,
+            t0,
+            t1,
+            guidance: params.guided().then_some(params.guidance),
+            motion: params.motion,
+            context: &context,
+            first_noise: &first_noise,
+            forward_noise: &forward_noise,
+        };
+        let denoiser = ZeroDenoiser {
+            unet: self.model.unet(),
+            schedule: self.model.schedule(),
+            prediction: self.model.prediction(),
+        };
+        let latents = match denoiser.denoise(&inputs, cancel, progress)? {
             Denoised::Latents(latents) => latents,
             Denoised::Cancelled { steps_done } => {
                 return Ok(VideoOutcome::Cancelled { steps_done });
@@ -291,103 +441,6 @@ impl<'a> TextToVideo<'a> {
         Ok(VideoOutcome::Finished {
             frames: params.frames,
         })
-    }
-
-    /// Frames 2 and on at training timestep `big_t1`: `first` (the first frame at `big_t0`)
-    /// translated by each frame's motion, then noised forward (DDPM) with the frame's own noise.
-    fn later_frames(
-        &self,
-        params: &VideoParams,
-        first: &Tensor,
-        big_t0: usize,
-        big_t1: usize,
-    ) -> Result<Vec<Tensor>, PipelineError> {
-        let alphas_cumprod = self.model.schedule().alphas_cumprod();
-        let before = |t: usize| {
-            t.checked_sub(1)
-                .and_then(|p| alphas_cumprod.get(p))
-                .copied()
-                .unwrap_or(1.0)
-        };
-        // diffusers' prod(alphas[T0:T1]): the signal kept from T0 to T1.
-        let kept = before(big_t1) / before(big_t0);
-        (1..params.frames)
-            .map(|k| {
-                let warped = warp_latent(first, params.motion, k)?;
-                let fresh = noise::gaussian(params.seed, k, 1, first.elem_count());
-                let fresh = Tensor::from_vec(fresh, first.shape(), first.device())?;
-                Ok(((warped * kept.sqrt())? + (fresh * (1.0 - kept).sqrt())?)?)
-            })
-            .collect()
-    }
-
-    /// Steps 1 to 3 of the module doc: the denoised latents of all frames (frames, C, h, w).
-    fn denoise(
-        &self,
-        params: &VideoParams,
-        cancel: &AtomicBool,
-        progress: &mut dyn FnMut(VideoProgress),
-    ) -> Result<Denoised, PipelineError> {
-        let device = self.model.device();
-        let frames = params.frames as usize;
-        let steps = params.steps as usize;
-        let (t0, t1) = params.t0_t1()?;
-        // Step indices where the first frame reaches T1 and T0.
-        let (at_t1, at_t0) = (steps - t1 - 1, steps - t0 - 1);
-        let total = at_t0 + (steps - at_t1);
-        let guidance = params.guided().then_some(params.guidance);
-        let mut done = 0;
-        let mut tick = |done: &mut usize| -> bool {
-            *done += 1;
-            progress(VideoProgress { step: *done, total });
-            !cancel.load(Ordering::SeqCst)
-        };
-        if cancel.load(Ordering::SeqCst) {
-            return Ok(Denoised::Cancelled { steps_done: 0 });
-        }
-
-        let schedule = self.model.schedule();
-        let shape = self.model.latent_dims(params.width, params.height);
-        let count = shape.1 * shape.2 * shape.3;
-        let mut first_scheduler = Scheduler::new(SchedulerKind::Ddim, schedule, steps);
-        let noise = noise::gaussian(params.seed, 0, 0, count);
-        let mut first = Tensor::from_vec(noise, shape, device)?
-            .affine(first_scheduler.init_noise_sigma(), 0.0)?;
-        let first_context = context_rows(self.model, params, 1)?;
-        let mut first_at_t1 = first.clone();
-        for i in 0..at_t0 {
-            first = self.step(
-                &mut first_scheduler,
-                &first,
-                &first_context,
-                guidance,
-                AttentionMode::Normal,
-            )?;
-            if i + 1 == at_t1 {
-                first_at_t1 = first.clone();
-            }
-            if !tick(&mut done) {
-                return Ok(Denoised::Cancelled { steps_done: done });
-            }
-        }
-
-        let timesteps = first_scheduler.timesteps();
-        let (big_t0, big_t1) = (timesteps[at_t0] as usize, timesteps[at_t1] as usize);
-        let mut all = vec![first_at_t1];
-        all.extend(self.later_frames(params, &first, big_t0, big_t1)?);
-        let mut latents = Tensor::cat(&all, 0)?.to_dtype(DType::F32)?;
-
-        let context = context_rows(self.model, params, frames)?;
-        let mut scheduler = Scheduler::new(SchedulerKind::Ddim, schedule, steps);
-        scheduler.start_at(at_t1);
-        let mode = AttentionMode::CrossFrame { frames };
-        while !scheduler.done() {
-            latents = self.step(&mut scheduler, &latents, &context, guidance, mode)?;
-            if !tick(&mut done) {
-                return Ok(Denoised::Cancelled { steps_done: done });
-            }
-        }
-        Ok(Denoised::Latents(latents))
     }
 }
 
