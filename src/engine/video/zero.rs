@@ -14,6 +14,11 @@
 //! 4. each frame is decoded and handed to the caller's callback on its own, so that a caller can
 //!    stream frames to an encoder without holding the video.
 //!
+//! All frames go through the UNet in one batch (two rows per frame when guided). Without
+//! guidance the frames form one group (diffusers' processor assumes the two guidance halves
+//! whatever the scale). Steps 1 to 3 are [`ZeroDenoiser`], which takes its noise as input: the
+//! tests run it on diffusers' own noise and embeddings and match the pipeline's latents.
+//!
 //! Owns only this algorithm: the model comes loaded (`image::pipeline::DiffusionModel`), the
 //! caller owns threads, queues, cancellation flags and encoding. SD 1.x/2.x models only (SDXL's
 //! added conditioning is not passed).
