@@ -23,6 +23,7 @@ mod rife;
 mod schedulers;
 mod store;
 mod support;
+mod t2vz;
 mod text;
 mod upscale;
 mod video;

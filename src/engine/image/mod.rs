@@ -1,7 +1,8 @@
 //! The image engine. So far the ESRGAN-slim upscaler (`upscale`) and the service that runs it
 //! for the API (networks loaded on first use, one upscale computing at a time on a blocking
 //! thread, a bounded number waiting), and the denoising schedulers with one state per image
-//! (`schedulers`); the diffusion pipelines arrive with the rest of the image issue.
+//! (`schedulers`); the diffusion pipeline (`pipeline`, the UNet in `unet`, `unet_blocks` and
+//! `transformer`, whose self-attention also runs in Text2Video-Zero's cross-frame mode).
 
 pub mod clip;
 pub mod engine;
@@ -9,7 +10,9 @@ pub mod noise;
 pub mod pipeline;
 pub mod random;
 pub mod schedulers;
+pub mod transformer;
 pub mod unet;
+pub mod unet_blocks;
 pub mod upscale;
 pub mod vae;
 

@@ -317,6 +317,30 @@ impl DiffusionModel {
         Ok(())
     }
 
+    /// The UNet, for pipelines that drive it themselves (text-to-video).
+    pub(crate) fn unet(&self) -> &UNet {
+        &self.unet
+    }
+
+    pub(crate) fn schedule(&self) -> &NoiseSchedule {
+        &self.schedule
+    }
+
+    pub(crate) fn prediction(&self) -> Prediction {
+        self.prediction
+    }
+
+    /// The latent shape (1, C, h, w) of a `width` x `height` image.
+    pub(crate) fn latent_dims(&self, width: u32, height: u32) -> (usize, usize, usize, usize) {
+        let f = self.vae.config().factor();
+        (
+            1,
+            self.unet.config().in_channels,
+            height as usize / f,
+            width as usize / f,
+        )
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -398,16 +422,6 @@ impl DiffusionModel {
         })
     }
 
-    fn latent_shape(&self, params: &ImageParams) -> (usize, usize, usize, usize) {
-        let f = self.vae.config().factor();
-        (
-            1,
-            self.unet.config().in_channels,
-            params.height as usize / f,
-            params.width as usize / f,
-        )
-    }
-
     /// Starts image `index` of a request: its scheduler and its initial latent from
     /// (seed, index) alone; with `init` (img2img, pixels in [-1, 1], (1, 3, H, W)) from the
     /// encoded image noised to the strength's step.
@@ -419,7 +433,7 @@ impl DiffusionModel {
         init: Option<&Tensor>,
     ) -> Result<Denoising, PipelineError> {
         let mut scheduler = Scheduler::new(params.scheduler, &self.schedule, params.steps as usize);
-        let shape = self.latent_shape(params);
+        let shape = self.latent_dims(params.width, params.height);
         let count = shape.0 * shape.1 * shape.2 * shape.3;
         let noise = Tensor::from_vec(
             noise::gaussian(params.seed, index, 0, count),

@@ -52,7 +52,7 @@ impl NoiseSchedule {
 
     /// Cumulative products of alpha, in f32 as diffusers computes them (so the schedules agree
     /// to the last bit that matters), widened to f64.
-    fn alphas_cumprod(&self) -> Vec<f64> {
+    pub(crate) fn alphas_cumprod(&self) -> Vec<f64> {
         let n = self.train_steps;
         let (lo, hi) = (self.beta_start.sqrt() as f32, self.beta_end.sqrt() as f32);
         let mut product = 1f32;

@@ -1,9 +1,10 @@
 //! adforge's UNet forward: the diffusers `UNet2DConditionModel` architecture and weight names,
 //! with a timestep per sample. candle's own forward takes one scalar timestep for the whole
 //! batch, which rules out batching requests that stand at different steps; here the time
-//! embedding is computed from a vector (one entry per row), and everything after it is
-//! candle-transformers' blocks (resnets, spatial transformers, up/down samplers), which already
-//! take a per-row embedding. SDXL's extra conditioning (`addition_embed_type: "text_time"`:
+//! embedding is computed from a vector (one entry per row), and everything after it is the
+//! blocks of `unet_blocks.rs` (candle-transformers' resnets, which take a per-row embedding, and
+//! adforge's own spatial transformer, whose self-attention can run in cross-frame mode for
+//! video: `forward_with` and `transformer::AttentionMode`). SDXL's extra conditioning (`addition_embed_type: "text_time"`:
 //! pooled text embedding plus six size/crop ids) is added to the time embedding per row too.
 //!
 //! The configuration is read from the checkpoint's diffusers `config.json`; the forward is
@@ -12,10 +13,10 @@
 use candle_core::{D, DType, Result, Tensor};
 use candle_nn::{Module, VarBuilder};
 use candle_transformers::models::stable_diffusion::embeddings::{TimestepEmbedding, Timesteps};
-use candle_transformers::models::stable_diffusion::unet_2d_blocks::{
-    CrossAttnDownBlock2D, CrossAttnDownBlock2DConfig, CrossAttnUpBlock2D, CrossAttnUpBlock2DConfig,
-    DownBlock2D, DownBlock2DConfig, UNetMidBlock2DCrossAttn, UNetMidBlock2DCrossAttnConfig,
-    UpBlock2D, UpBlock2DConfig,
+
+use super::transformer::AttentionMode;
+use super::unet_blocks::{
+    BlockAttention, BlockShape, DownBlock, DownLayout, MidBlock, UpBlock, UpLayout,
 };
 use serde::Deserialize;
 
@@ -109,6 +110,24 @@ impl UNetConfig {
             .is_some_and(|kind| kind.starts_with("CrossAttn"))
     }
 
+    /// The attention of down block `i` (and of the up block mirroring it), if it has one.
+    fn attention(&self, block: usize) -> Option<BlockAttention> {
+        self.cross_attn(block).then(|| BlockAttention {
+            heads: self.attention_head_dim.get(block),
+            depth: self.transformer_layers_per_block.get(block),
+        })
+    }
+
+    fn block_shape(&self) -> BlockShape {
+        BlockShape {
+            temb_channels: self.block_out_channels.first().copied().unwrap_or(0) * 4,
+            groups: self.norm_num_groups,
+            eps: self.norm_eps,
+            context_dim: self.cross_attention_dim,
+            linear_projection: self.use_linear_projection,
+        }
+    }
+
     /// Refuses layouts this forward does not build (anything but diffusers' standard
     /// down/mid/up with mirrored up blocks).
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -135,8 +154,8 @@ impl UNetConfig {
                 ));
             }
         }
-        // candle-transformers' DownBlock2D and UpBlock2D build their resnets with 32 groups
-        // whatever they are given; every released Stable Diffusion UNet uses 32.
+        // Only 32 groups are checked against diffusers; every released Stable Diffusion UNet
+        // uses 32.
         if self.norm_num_groups != 32 {
             return Err(format!(
                 "norm_num_groups {} is not supported (32 only)",
@@ -164,16 +183,6 @@ pub struct AddedConditions<'a> {
     pub time_ids: &'a Tensor,
 }
 
-enum DownBlock {
-    Basic(DownBlock2D),
-    CrossAttn(CrossAttnDownBlock2D),
-}
-
-enum UpBlock {
-    Basic(UpBlock2D),
-    CrossAttn(CrossAttnUpBlock2D),
-}
-
 struct AddEmbedding {
     time_proj: Timesteps,
     time_dim: usize,
@@ -186,7 +195,7 @@ pub struct UNet {
     time_embedding: TimestepEmbedding,
     add_embedding: Option<AddEmbedding>,
     down_blocks: Vec<DownBlock>,
-    mid_block: UNetMidBlock2DCrossAttn,
+    mid_block: MidBlock,
     up_blocks: Vec<UpBlock>,
     conv_norm_out: candle_nn::GroupNorm,
     conv_out: candle_nn::Conv2d,
@@ -235,28 +244,23 @@ impl UNet {
             }
             None => None,
         };
+        let shape = config.block_shape();
         let down_blocks = (0..n_blocks)
-            .map(|i| Self::down_block(&config, i, time_embed_dim, vb.pp("down_blocks").pp(i)))
+            .map(|i| Self::down_block(&config, &shape, i, vb.pp("down_blocks").pp(i)))
             .collect::<Result<Vec<_>>>()?;
-        let mid_cfg = UNetMidBlock2DCrossAttnConfig {
-            resnet_eps: config.norm_eps,
-            output_scale_factor: config.mid_block_scale_factor,
-            cross_attn_dim: config.cross_attention_dim,
-            attn_num_head_channels: config.attention_head_dim.get(n_blocks - 1),
-            resnet_groups: Some(config.norm_num_groups),
-            use_linear_projection: config.use_linear_projection,
-            transformer_layers_per_block: config.transformer_layers_per_block.get(n_blocks - 1),
-            ..Default::default()
+        let mid_attention = BlockAttention {
+            heads: config.attention_head_dim.get(n_blocks - 1),
+            depth: config.transformer_layers_per_block.get(n_blocks - 1),
         };
-        let mid_block = UNetMidBlock2DCrossAttn::new(
-            vb.pp("mid_block"),
+        let mid_block = MidBlock::new(
+            &shape,
             last,
-            Some(time_embed_dim),
-            false,
-            mid_cfg,
+            config.mid_block_scale_factor,
+            mid_attention,
+            vb.pp("mid_block"),
         )?;
         let up_blocks = (0..n_blocks)
-            .map(|i| Self::up_block(&config, i, time_embed_dim, vb.pp("up_blocks").pp(i)))
+            .map(|i| Self::up_block(&config, &shape, i, vb.pp("up_blocks").pp(i)))
             .collect::<Result<Vec<_>>>()?;
         let conv_norm_out = candle_nn::group_norm(
             config.norm_num_groups,
@@ -281,99 +285,43 @@ impl UNet {
 
     fn down_block(
         config: &UNetConfig,
+        shape: &BlockShape,
         i: usize,
-        time_embed_dim: usize,
         vb: VarBuilder,
     ) -> Result<DownBlock> {
         let channels = &config.block_out_channels;
-        let in_channels = if i == 0 { channels[0] } else { channels[i - 1] };
-        let basic = DownBlock2DConfig {
-            num_layers: config.layers_per_block,
-            resnet_eps: config.norm_eps,
-            resnet_groups: config.norm_num_groups,
-            add_downsample: i + 1 < channels.len(),
+        let layout = DownLayout {
+            in_channels: if i == 0 { channels[0] } else { channels[i - 1] },
+            out_channels: channels[i],
+            layers: config.layers_per_block,
+            downsample: i + 1 < channels.len(),
             downsample_padding: config.downsample_padding,
-            ..Default::default()
         };
-        if config.cross_attn(i) {
-            let cfg = CrossAttnDownBlock2DConfig {
-                downblock: basic,
-                attn_num_head_channels: config.attention_head_dim.get(i),
-                cross_attention_dim: config.cross_attention_dim,
-                sliced_attention_size: None,
-                use_linear_projection: config.use_linear_projection,
-                transformer_layers_per_block: config.transformer_layers_per_block.get(i),
-            };
-            let block = CrossAttnDownBlock2D::new(
-                vb,
-                in_channels,
-                channels[i],
-                Some(time_embed_dim),
-                false,
-                cfg,
-            )?;
-            Ok(DownBlock::CrossAttn(block))
-        } else {
-            let block =
-                DownBlock2D::new(vb, in_channels, channels[i], Some(time_embed_dim), basic)?;
-            Ok(DownBlock::Basic(block))
-        }
+        DownBlock::new(shape, layout, config.attention(i), vb)
     }
 
     /// Up block `i` mirrors down block `n - 1 - i`.
     fn up_block(
         config: &UNetConfig,
+        shape: &BlockShape,
         i: usize,
-        time_embed_dim: usize,
         vb: VarBuilder,
     ) -> Result<UpBlock> {
         let channels = &config.block_out_channels;
         let n = channels.len();
         let mirrored = n - 1 - i;
-        let out_channels = channels[mirrored];
-        let prev_out_channels = if i == 0 {
-            channels[n - 1]
-        } else {
-            channels[n - i]
+        let layout = UpLayout {
+            in_channels: channels[mirrored.saturating_sub(1)],
+            prev_out_channels: if i == 0 {
+                channels[n - 1]
+            } else {
+                channels[n - i]
+            },
+            out_channels: channels[mirrored],
+            layers: config.layers_per_block + 1,
+            upsample: i + 1 < n,
         };
-        let in_channels = channels[mirrored.saturating_sub(1)];
-        let basic = UpBlock2DConfig {
-            num_layers: config.layers_per_block + 1,
-            resnet_eps: config.norm_eps,
-            resnet_groups: config.norm_num_groups,
-            add_upsample: i + 1 < n,
-            ..Default::default()
-        };
-        if config.cross_attn(mirrored) {
-            let cfg = CrossAttnUpBlock2DConfig {
-                upblock: basic,
-                attn_num_head_channels: config.attention_head_dim.get(mirrored),
-                cross_attention_dim: config.cross_attention_dim,
-                sliced_attention_size: None,
-                use_linear_projection: config.use_linear_projection,
-                transformer_layers_per_block: config.transformer_layers_per_block.get(mirrored),
-            };
-            let block = CrossAttnUpBlock2D::new(
-                vb,
-                in_channels,
-                prev_out_channels,
-                out_channels,
-                Some(time_embed_dim),
-                false,
-                cfg,
-            )?;
-            Ok(UpBlock::CrossAttn(block))
-        } else {
-            let block = UpBlock2D::new(
-                vb,
-                in_channels,
-                prev_out_channels,
-                out_channels,
-                Some(time_embed_dim),
-                basic,
-            )?;
-            Ok(UpBlock::Basic(block))
-        }
+        UpBlock::new(shape, layout, config.attention(mirrored), vb)
     }
 
     pub fn config(&self) -> &UNetConfig {
@@ -423,6 +371,19 @@ impl UNet {
         context: &Tensor,
         added: Option<&AddedConditions>,
     ) -> Result<Tensor> {
+        self.forward_with(xs, timesteps, context, added, AttentionMode::Normal)
+    }
+
+    /// `forward` with the self-attentions in `mode` (cross-frame attention for video: rows in
+    /// groups of `frames`, see `transformer.rs`).
+    pub fn forward_with(
+        &self,
+        xs: &Tensor,
+        timesteps: &Tensor,
+        context: &Tensor,
+        added: Option<&AddedConditions>,
+        mode: AttentionMode,
+    ) -> Result<Tensor> {
         let (rows, _, height, width) = xs.dims4()?;
         if timesteps.dims1()? != rows {
             return Err(candle_core::Error::msg(format!(
@@ -442,14 +403,11 @@ impl UNet {
         let mut residuals = vec![xs.clone()];
         let mut xs = xs;
         for block in &self.down_blocks {
-            let (out, block_residuals) = match block {
-                DownBlock::Basic(b) => b.forward(&xs, Some(&emb))?,
-                DownBlock::CrossAttn(b) => b.forward(&xs, Some(&emb), Some(context))?,
-            };
+            let (out, block_residuals) = block.forward(&xs, &emb, context, mode)?;
             residuals.extend(block_residuals);
             xs = out;
         }
-        let mut xs = self.mid_block.forward(&xs, Some(&emb), Some(context))?;
+        let mut xs = self.mid_block.forward(&xs, &emb, context, mode)?;
         let n_resnets = self.config.layers_per_block + 1;
         let n_blocks = self.up_blocks.len();
         for (i, block) in self.up_blocks.iter().enumerate() {
@@ -463,16 +421,7 @@ impl UNet {
                 }
                 _ => None,
             };
-            xs = match block {
-                UpBlock::Basic(b) => b.forward(&xs, &block_residuals, Some(&emb), upsample_size)?,
-                UpBlock::CrossAttn(b) => b.forward(
-                    &xs,
-                    &block_residuals,
-                    Some(&emb),
-                    upsample_size,
-                    Some(context),
-                )?,
-            };
+            xs = block.forward(&xs, &block_residuals, &emb, context, mode, upsample_size)?;
         }
         let xs = self.conv_norm_out.forward(&xs)?;
         let xs = candle_nn::ops::silu(&xs)?;
