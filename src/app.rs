@@ -262,6 +262,7 @@ impl Core {
         let rife_dir = self.models.model_dir("rife-3.9");
         self.registry.register(Arc::new(jobs::videos::VideoRender {
             assets: self.assets.clone(),
+            images: images.clone(),
             compositor: compositor.clone(),
             text: text.cloned(),
             rife_dir: rife_dir.exists().then_some(rife_dir),
@@ -459,6 +460,7 @@ impl PreparedServer {
             image: self.image.clone(),
             compositor: self.compositor.clone(),
             max_video_frames: self.worker_args.max_video_frames,
+            rife_dir: Some(self.core.models.model_dir("rife-3.9")).filter(|d| d.exists()),
             image_limits: crate::api::generations::ImageLimits {
                 max_side: self.image_args.max_image_side,
                 max_steps: self.image_args.max_image_steps,

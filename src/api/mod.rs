@@ -69,6 +69,8 @@ pub struct AppState {
     pub image_limits: generations::ImageLimits,
     /// Most frames one rendered video may have.
     pub max_video_frames: u64,
+    /// The installed RIFE model folder (frame interpolation), if any.
+    pub rife_dir: Option<std::path::PathBuf>,
     /// The ad-image compositor (fonts loaded once).
     pub compositor: std::sync::Arc<crate::media::compositor::Compositor>,
     /// The ESRGAN-slim upscaler (loads its networks on first use).

@@ -32,8 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/videos/{id}/content", get(content))
 }
 
-/// Renders a video at each requested format as a `video.render` job. Give a `spec`, or `copy`
-/// (or a `brief` for the text model) for the ad template. Images, videos and audio are asset
+/// Renders a video at each requested format as a `video.render` job. Give a `spec`; or `copy`
+/// (or a `brief` for the text model) for the ad template; or `generate` for text-to-video
+/// (Text2Video-Zero) on the loaded image model (503 when none is loaded). Images, videos and audio are asset
 /// ids from `POST /api/assets`.
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", request_body = VideoPayload,
     responses((status = 202, body = JobView), (status = 400, body = super::ErrorBody),
@@ -47,6 +48,22 @@ pub async fn create(
     let valid = payload
         .check(state.max_video_frames)
         .map_err(ApiError::bad_request)?;
+    if let Some(generate) = &payload.generate {
+        let engine = state.image.get(payload.model.as_deref()).ok_or_else(|| {
+            ApiError::ModelNotLoaded(
+                "generate: no image model is loaded: run `adforge models pull sd-turbo` and restart with --image-model sd-turbo".into(),
+            )
+        })?;
+        generate
+            .params(engine.model(), payload.seed.unwrap_or(0))
+            .map_err(ApiError::bad_request)?;
+        if generate.interpolate.is_some() && state.rife_dir.is_none() {
+            return Err(ApiError::ModelNotLoaded(
+                "generate.interpolate: the rife-3.9 model is not installed: run `adforge models pull rife-3.9`".into(),
+            ));
+        }
+        return submit(&state, &principal, &payload).await;
+    }
     if payload.spec.is_none() && payload.copy.is_none() && state.text.is_none() {
         return Err(ApiError::bad_request(
             "copy: required when no text model is loaded (a brief alone needs one)",
@@ -70,7 +87,7 @@ pub async fn create(
     };
     let inputs = check_assets(&state, &principal.owner_id, uses).await?;
     if let Some(spec) = spec {
-        if spec.interpolate.is_some() && !state.models.model_dir("rife-3.9").exists() {
+        if spec.interpolate.is_some() && state.rife_dir.is_none() {
             return Err(ApiError::ModelNotLoaded(
                 "spec.interpolate: the rife-3.9 model is not installed: run `adforge models pull rife-3.9`"
                     .into(),
@@ -87,8 +104,16 @@ pub async fn create(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     }
-    let value = serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?;
-    check_payload_size(&state, &value, "body")?;
+    submit(&state, &principal, &payload).await
+}
+
+async fn submit(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    payload: &VideoPayload,
+) -> Result<Response, ApiError> {
+    let value = serde_json::to_value(payload).map_err(|e| ApiError::Internal(e.to_string()))?;
+    check_payload_size(state, &value, "body")?;
     let submitted = state
         .jobs
         .submit(SubmitRequest {

@@ -17,6 +17,7 @@ pub mod embedded;
 pub mod kinds;
 pub mod redis;
 mod service;
+pub mod video_gen;
 pub mod videos;
 mod worker;
 

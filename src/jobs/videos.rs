@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::creatives::{CreativeCopy, RenderBrief, load_asset_image, write_copy};
+use super::video_gen::{GenerateVideo, Generation, GenerationError, output_path};
 use super::{JobContext, JobError, JobHandler};
+use crate::engine::image::engine::ImageEngines;
 use crate::engine::text::TextService;
 use crate::engine::video::Rife;
 use crate::media::compositor::{BrandSpec, Compositor};
@@ -30,7 +32,8 @@ pub const MAX_VIDEO_FORMATS: usize = 4;
 /// Input images larger than this many pixels are refused.
 pub const MAX_INPUT_PIXELS: u64 = 8192 * 8192;
 
-/// The job's payload. A `spec`, or `copy` / `brief` for the ad template (with its assets).
+/// The job's payload: a `spec`; or `copy` / `brief` for the ad template (with its assets); or
+/// `generate` for text-to-video on the loaded image model.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VideoPayload {
@@ -39,6 +42,10 @@ pub struct VideoPayload {
     pub spec: Option<Value>,
     pub copy: Option<CreativeCopy>,
     pub brief: Option<RenderBrief>,
+    /// Text-to-video (Text2Video-Zero) on the image model.
+    pub generate: Option<GenerateVideo>,
+    /// generate: which loaded image model (default the first).
+    pub model: Option<String>,
     /// Template only (a spec carries its own).
     pub brand: Option<BrandSpec>,
     /// Template only: asset ids.
@@ -50,7 +57,7 @@ pub struct VideoPayload {
     pub seconds: Option<f64>,
     /// Template only: frames per second (default 30).
     pub fps: Option<u32>,
-    /// Template only: render at this fraction of each format's size, 0.1 to 1 (default 1).
+    /// Template and generate: render at this fraction of each format's size, 0.1 to 1.
     pub scale: Option<f64>,
     /// Video formats from the format table (1 to 4), e.g. `meta_reels`, `meta_feed_square`.
     pub formats: Vec<String>,
@@ -91,6 +98,12 @@ impl VideoPayload {
             ("fps", self.fps.is_some()),
             ("scale", self.scale.is_some()),
         ];
+        if let Some(generate) = &self.generate {
+            return self.check_generate(generate, formats, encoder, &template_fields);
+        }
+        if self.model.is_some() {
+            return Err("model: only `generate` uses an image model".into());
+        }
         let spec = match (&self.spec, &self.copy, &self.brief) {
             (Some(value), None, None) => {
                 if let Some((name, _)) = template_fields.iter().find(|(_, set)| *set) {
@@ -132,6 +145,37 @@ impl VideoPayload {
         Ok(ValidVideo {
             formats,
             spec,
+            encoder,
+        })
+    }
+
+    fn check_generate(
+        &self,
+        generate: &GenerateVideo,
+        formats: Vec<&'static Format>,
+        encoder: EncoderSettings,
+        template_fields: &[(&str, bool)],
+    ) -> Result<ValidVideo, String> {
+        if self.spec.is_some() || self.copy.is_some() || self.brief.is_some() {
+            return Err("generate: give generate, or a spec, or copy or a brief; not two".into());
+        }
+        let stray = template_fields
+            .iter()
+            .find(|(name, set)| *set && *name != "scale");
+        if let Some((name, _)) = stray {
+            return Err(format!(
+                "{name}: belongs to the ad template, not to generate"
+            ));
+        }
+        if let Some(scale) = self.scale
+            && !(0.1..=1.0).contains(&scale)
+        {
+            return Err(format!("scale: {scale} is out of range 0.1 to 1"));
+        }
+        generate.check()?;
+        Ok(ValidVideo {
+            formats,
+            spec: None,
             encoder,
         })
     }
@@ -214,6 +258,8 @@ impl VideoPayload {
 
 pub struct VideoRender {
     pub assets: AssetStore,
+    /// For `generate` (text-to-video on a diffusion model).
+    pub images: ImageEngines,
     pub compositor: Arc<Compositor>,
     pub text: Option<TextService>,
     /// The RIFE model folder, when installed (specs with `interpolate` need it).
@@ -258,6 +304,9 @@ impl JobHandler for VideoRender {
         let payload: VideoPayload = serde_json::from_value(ctx.job.payload.clone())
             .map_err(|e| JobError::Fatal(format!("payload: {e}")))?;
         let valid = payload.check(self.max_frames).map_err(JobError::Fatal)?;
+        if let Some(generate) = &payload.generate {
+            return self.generate(ctx, &payload, generate, &valid).await;
+        }
         let spec = match valid.spec.clone() {
             Some(spec) => spec,
             None => {
@@ -277,19 +326,7 @@ impl JobHandler for VideoRender {
         };
         let inputs = self.inputs(&ctx.job.owner_id, &spec).await?;
         let rife = self.rife(&spec)?;
-        // Work files of earlier attempts (a worker that died mid-render) go first.
-        for attempt in 1..ctx.job.attempts {
-            let earlier = self
-                .assets
-                .scratch_dir(&format!("{}-{attempt}", ctx.job.id));
-            let _ = tokio::fs::remove_dir_all(earlier).await;
-        }
-        let scratch = self
-            .assets
-            .scratch_dir(&format!("{}-{}", ctx.job.id, ctx.job.attempts));
-        tokio::fs::create_dir_all(&scratch)
-            .await
-            .map_err(|e| JobError::Retryable(format!("creating {}: {e}", scratch.display())))?;
+        let scratch = self.scratch(ctx).await?;
         let result = self
             .render_all(ctx, &spec, &valid, Arc::new(inputs), rife, &scratch)
             .await;
@@ -305,6 +342,99 @@ impl JobHandler for VideoRender {
 }
 
 impl VideoRender {
+    /// This attempt's work folder, created; earlier attempts' (a worker that died mid-render)
+    /// are removed first.
+    async fn scratch(&self, ctx: &JobContext) -> Result<PathBuf, JobError> {
+        for attempt in 1..ctx.job.attempts {
+            let earlier = self
+                .assets
+                .scratch_dir(&format!("{}-{attempt}", ctx.job.id));
+            let _ = tokio::fs::remove_dir_all(earlier).await;
+        }
+        let scratch = self
+            .assets
+            .scratch_dir(&format!("{}-{}", ctx.job.id, ctx.job.attempts));
+        tokio::fs::create_dir_all(&scratch)
+            .await
+            .map_err(|e| JobError::Retryable(format!("creating {}: {e}", scratch.display())))?;
+        Ok(scratch)
+    }
+
+    /// Text-to-video: generated frames streamed to every format's encoder.
+    async fn generate(
+        &self,
+        ctx: &JobContext,
+        payload: &VideoPayload,
+        generate: &GenerateVideo,
+        valid: &ValidVideo,
+    ) -> Result<Value, JobError> {
+        let engine = self.images.get(payload.model.as_deref()).ok_or_else(|| {
+            JobError::Fatal(
+                "generate: no image model is loaded: run `adforge models pull sd-turbo`".into(),
+            )
+        })?;
+        let model = engine.model().clone();
+        let params = generate
+            .params(&model, payload.seed.unwrap_or(0))
+            .map_err(JobError::Fatal)?;
+        let factor = generate.interpolate.unwrap_or(1);
+        let rife = match factor {
+            1 => None,
+            _ => self.load_rife()?,
+        };
+        let scratch = self.scratch(ctx).await?;
+        let scale = payload.scale.unwrap_or(1.0);
+        let sized: Vec<Format> = valid
+            .formats
+            .iter()
+            .map(|f| timeline::output_format(f, scale))
+            .collect();
+        let outputs: Vec<(Format, PathBuf)> = sized
+            .iter()
+            .map(|f| (*f, output_path(&scratch, f)))
+            .collect();
+        let (encoder, fps) = (valid.encoder.clone(), generate.fps());
+        let encoded = ctx
+            .run_blocking("text to video", move |report, cancelled| {
+                Generation {
+                    model: &model,
+                    params,
+                    rife: rife.as_deref(),
+                    factor,
+                    fps,
+                    encoder,
+                    outputs,
+                }
+                .run(cancelled, report)
+            })
+            .await;
+        let encoded = match encoded {
+            Ok(Ok(videos)) => Ok(videos),
+            Ok(Err(GenerationError::Cancelled)) => Err(JobError::Cancelled),
+            Ok(Err(e)) => Err(JobError::Fatal(format!("generate: {e}"))),
+            Err(e) => Err(e),
+        };
+        let stored = match encoded {
+            Ok(encoded) => {
+                let mut videos = Vec::with_capacity(encoded.len());
+                for (format, video) in sized.iter().zip(encoded) {
+                    videos.push(self.store(ctx, format, video).await?);
+                }
+                Ok(videos)
+            }
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_dir_all(&scratch).await;
+        let frames = generate.output_frames();
+        Ok(json!({
+            "seconds": frames as f64 / f64::from(fps),
+            "frames": frames,
+            "fps": fps,
+            "generated_frames": generate.frames.unwrap_or(8),
+            "videos": stored?,
+        }))
+    }
+
     /// Loads the spec's assets: images decoded, videos probed, audio located.
     async fn inputs(&self, owner: &str, spec: &VideoSpec) -> Result<Inputs, JobError> {
         let mut inputs = Inputs::default();
@@ -348,9 +478,13 @@ impl VideoRender {
     }
 
     fn rife(&self, spec: &VideoSpec) -> Result<Option<Arc<Rife>>, JobError> {
-        if spec.interpolate.is_none() {
-            return Ok(None);
+        match spec.interpolate {
+            None => Ok(None),
+            Some(_) => self.load_rife(),
         }
+    }
+
+    fn load_rife(&self) -> Result<Option<Arc<Rife>>, JobError> {
         let dir = self.rife_dir.as_ref().ok_or_else(|| {
             JobError::Fatal(
                 "interpolate: the rife-3.9 model is not installed: run `adforge models pull rife-3.9`"

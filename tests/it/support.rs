@@ -550,6 +550,7 @@ impl TestServer {
         let rife = model_cache().join("rife-3.9");
         registry.register(Arc::new(adforge::jobs::videos::VideoRender {
             assets: assets.clone(),
+            images: image.clone(),
             compositor: compositor.clone(),
             text: text.clone(),
             rife_dir: rife.exists().then_some(rife),
@@ -583,6 +584,7 @@ impl TestServer {
             image,
             compositor,
             max_video_frames: TEST_MAX_VIDEO_FRAMES,
+            rife_dir: Some(model_cache().join("rife-3.9")).filter(|d| d.exists()),
             image_limits: adforge::api::generations::ImageLimits {
                 max_side: 64,
                 max_steps: 8,

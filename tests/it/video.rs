@@ -747,3 +747,83 @@ fn memory_child() {
     assert!(peak_second.max(peak_first) - before < RSS_GROWTH_BOUND);
     assert!(peak_second < peak_first + RSS_STEADY_BOUND);
 }
+
+#[tokio::test]
+async fn text_to_video_streams_generated_frames_into_every_format() {
+    use adforge::engine::image::engine::{EngineLimits, ImageEngine, ImageEngines};
+    use adforge::engine::image::pipeline::DiffusionModel;
+    use adforge::engine::image::random::{RandomModelSpec, write_random_model};
+    let request = json!({
+        "generate": {"prompt": "a red running shoe", "frames": 3, "steps": 3, "width": 32, "height": 32,
+                     "fps": 4, "interpolate": 2},
+        "formats": ["meta_feed_square", "meta_reels"], "scale": 0.1, "seed": 7,
+    });
+    // Without an image model: 503 saying how to get one.
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let queue = Arc::new(adforge::jobs::embedded::EmbeddedQueue::new(
+        db.store.clone(),
+    ));
+    let server = TestServer::start(db.store.clone(), queue).await;
+    support::expect_error(
+        server.post("/v1/videos", &request),
+        503,
+        "models pull sd-turbo",
+    )
+    .await;
+    server.stop().await;
+
+    let db = TestDb::new(StoreKind::Sqlite).await;
+    let queue = Arc::new(adforge::jobs::embedded::EmbeddedQueue::new(
+        db.store.clone(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_random_model(dir.path(), &RandomModelSpec::tiny_sd(), 3).unwrap();
+    let model = DiffusionModel::load("tiny-sd", dir.path(), &candle_core::Device::Cpu).unwrap();
+    let engines = ImageEngines::default();
+    engines.insert(ImageEngine::start(Arc::new(model), EngineLimits::default()));
+    let server = TestServer::start_with_image(db.store.clone(), queue, engines).await;
+    let mut too_many = request.clone();
+    too_many["generate"]["frames"] = json!(99);
+    support::expect_error(
+        server.post("/v1/videos", &too_many),
+        400,
+        "generate.frames: 99",
+    )
+    .await;
+    let (status, job) = send(server.post("/v1/videos", &request)).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = wait_for(
+        Duration::from_secs(120),
+        "the text-to-video job",
+        || async {
+            let (_, job) = send(server.get(&format!("/v1/videos/{id}"))).await;
+            (job["state"] == "succeeded" || job["state"] == "failed").then_some(job)
+        },
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // 3 generated frames and one RIFE frame between each pair: 5 frames.
+    assert_eq!(done["result"]["frames"], 5);
+    for (format, size) in [("meta_feed_square", (108, 108)), ("meta_reels", (108, 192))] {
+        let mp4 = server
+            .client
+            .get(server.url(&format!("/v1/videos/{id}/content?format={format}")))
+            .bearer_auth(&server.admin_key)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let file = tempfile::NamedTempFile::with_suffix(".mp4").unwrap();
+        std::fs::write(file.path(), &mp4).unwrap();
+        check_mp4(file.path(), size, 4, 5);
+        let frames = frames_of(file.path(), size.0, size.1);
+        assert!(
+            mean_abs_diff(&frames[0], &frames[4]) > 0.5,
+            "the frames move"
+        );
+    }
+    server.stop().await;
+}
