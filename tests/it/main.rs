@@ -11,6 +11,7 @@ mod binary;
 mod compositor;
 mod copy;
 mod creatives;
+mod decoder;
 mod diffusion;
 mod embed;
 mod encoder;

@@ -18,9 +18,9 @@ mod preview;
 mod video;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -315,16 +315,6 @@ fn partial(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn init_ffmpeg() -> Result<(), EncodeError> {
-    static INIT: Once = Once::new();
-    let mut result = Ok(());
-    INIT.call_once(|| {
-        result = ffmpeg::init().map_err(EncodeError::ffmpeg("initialise"));
-        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
-    });
-    result
-}
-
 /// A running encode: its thread and the flag that cancels it.
 #[derive(Debug)]
 pub struct VideoEncoder {
@@ -341,7 +331,7 @@ impl VideoEncoder {
         settings: EncoderSettings,
     ) -> Result<(Self, FrameSender), EncodeError> {
         settings.validate()?;
-        init_ffmpeg()?;
+        super::init_ffmpeg().map_err(EncodeError::ffmpeg("initialise"))?;
         let paths = OutputPaths::new(output, settings.preview);
         let (tx, rx) = mpsc::sync_channel::<Frame>(FRAME_QUEUE);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), EncodeError>>();
