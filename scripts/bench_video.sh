@@ -26,4 +26,4 @@ cargo build --release --quiet
 target_dir="${CARGO_TARGET_DIR:-target}"
 log "adforge bench video, libx264 $preset"
 "$target_dir/release/adforge" bench video --preset "$preset" "${peer[@]}" \
-  --json "/tmp/adforge-bench-video-$preset.json" "$@"
+  --repeat 3 --json "/tmp/adforge-bench-video-$preset.json" "$@"

@@ -135,6 +135,9 @@ pub enum BenchWhat {
         /// Frames per encode.
         #[arg(long, default_value_t = 120)]
         frames: u64,
+        /// Encodes per side and format (alternating); the fastest of each is reported.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
         #[arg(long, default_value_t = 30)]
         fps: u32,
         #[arg(long, default_value_t = 23)]
@@ -273,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 BenchWhat::Video {
                     formats,
                     frames,
+                    repeat,
                     fps,
                     crf,
                     preset,
@@ -291,13 +295,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let bench = adforge::bench_video::VideoBench {
                 formats,
                 frames: frames.max(1),
+                repeat,
                 fps,
                 crf,
                 preset,
                 work_dir: work_dir.unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("adforge-bench-video-{}", std::process::id()))
                 }),
-                rife_dir: (rife_rounds > 0).then(|| model_cache.join("rife-3.9")),
+                rife_dir: Some(model_cache.join("rife-3.9")),
                 rife_sizes,
                 rife_rounds,
                 rife_peer: peer_python.map(|python| adforge::bench_video::PythonPeer {
