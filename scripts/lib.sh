@@ -53,6 +53,27 @@ wait_ready() {
   return 1
 }
 
+# For the docs scripts: starts `$1 serve` on a free port with a fresh data dir and the default
+# model cache (no embedding model), sets $work, $base and $server, removes both on exit, waits
+# until it is ready, and writes the brand photo of tests/fixtures/esrgan as an upscale request
+# to $work/upscale.json. ADFORGE_API_KEY must be set.
+serve_docs_server() {
+  work="$(mktemp -d)"
+  local port
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  "$1" serve --addr "127.0.0.1:$port" --data-dir "$work" \
+    --model-cache "${ADFORGE_MODEL_CACHE:-$HOME/.cache/adforge/models}" --embed-model "" >"$work/serve.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+  wait_ready "$base"
+  python3 - "$work" <<'PY'
+import base64, json, sys
+photo = base64.b64encode(open("tests/fixtures/esrgan/fixture.png", "rb").read()).decode()
+json.dump({"image": photo, "scale": 4}, open(f"{sys.argv[1]}/upscale.json", "w"))
+PY
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -12,21 +12,9 @@ cargo build --quiet
 bin=target/debug/adforge
 out=docs/img/adset
 mkdir -p "$out"
-work="$(mktemp -d)"
-port="$(free_port)"
 export ADFORGE_API_KEY="adf_adset-key-0123456789abcdef01234"
-base="http://127.0.0.1:$port"
-"$bin" serve --addr "127.0.0.1:$port" --data-dir "$work" \
-  --model-cache "${ADFORGE_MODEL_CACHE:-$HOME/.cache/adforge/models}" --embed-model "" >"$work/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-wait_ready "$base"
+serve_docs_server "$bin"
 auth=(-H "Authorization: Bearer $ADFORGE_API_KEY" -H "Content-Type: application/json")
-python3 - "$work" <<'PY'
-import base64, json, sys
-photo = base64.b64encode(open("tests/fixtures/esrgan/fixture.png", "rb").read()).decode()
-json.dump({"image": photo, "scale": 4}, open(f"{sys.argv[1]}/upscale.json", "w"))
-PY
 log "upscaling the brand photo x4 with ESRGAN-slim"
 curl -fsS "${auth[@]}" -d @"$work/upscale.json" "$base/v1/images/upscale" >"$work/upscaled.json"
 python3 - "$work" "${BACKGROUND:-image}" <<'PY'

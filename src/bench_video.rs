@@ -333,10 +333,10 @@ pub fn render_peak_rss(work_dir: &Path) -> Result<Option<RenderRssReport>, Video
         fps: 30,
     }
     .spec();
-    let format = formats::find("meta_reels").ok_or_else(|| VideoBenchError::Format("meta_reels".into()))?;
-    let compositor = crate::media::compositor::Compositor::new(
-        crate::media::compositor::FontLibrary::bundled(),
-    );
+    let format =
+        formats::find("meta_reels").ok_or_else(|| VideoBenchError::Format("meta_reels".into()))?;
+    let compositor =
+        crate::media::compositor::Compositor::new(crate::media::compositor::FontLibrary::bundled());
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let options = RenderOptions {
         compositor: &compositor,

@@ -307,6 +307,7 @@ impl JobHandler for VideoRender {
         if let Some(generate) = &payload.generate {
             return self.generate(ctx, &payload, generate, &valid).await;
         }
+        let mut copy_used = None;
         let spec = match valid.spec.clone() {
             Some(spec) => spec,
             None => {
@@ -318,6 +319,7 @@ impl JobHandler for VideoRender {
                     seed,
                 )
                 .await?;
+                copy_used = Some(copy.clone());
                 let spec = payload.template(copy);
                 spec.check(self.max_frames)
                     .map_err(|e| JobError::Fatal(format!("copy: {e}")))?;
@@ -333,6 +335,7 @@ impl JobHandler for VideoRender {
         let _ = tokio::fs::remove_dir_all(&scratch).await;
         let videos = result?;
         Ok(json!({
+            "copy": copy_used,
             "seconds": spec.seconds(),
             "frames": spec.frames(),
             "fps": spec.fps,

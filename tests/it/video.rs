@@ -552,7 +552,11 @@ async fn render_batches_resume_after_a_kill_and_finish_each_job_once() {
     long_spec["clips"][3]["duration"] = json!(25.0);
     let long =
         json!({"kind": "video.render", "payload": {"spec": long_spec, "formats": ["meta_reels"]}});
-    std::fs::write(&jobs, format!("{short}\n\n{long}\n")).unwrap();
+    let image = json!({"kind": "creative.render", "payload": {
+        "copy": {"headline": "Light shoes", "cta": "Shop now"},
+        "brand": {"primary": "#0B5FFF", "secondary": "#FFFFFF"},
+        "formats": ["iab_medium_rectangle"], "output": "png"}});
+    std::fs::write(&jobs, format!("{short}\n{image}\n\n{long}\n")).unwrap();
     // The first run renders the short job, then dies (SIGKILL) in the middle of the long one.
     let mut first = render_command(root.path(), &jobs, &out)
         .stdout(std::process::Stdio::null())
@@ -594,7 +598,7 @@ async fn render_batches_resume_after_a_kill_and_finish_each_job_once() {
     first.kill().unwrap();
     first.wait().unwrap();
     let rows = store.list_jobs("admin", &all).await.unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     assert_eq!(
         store
             .get_job(None, &long_job.id)
@@ -618,22 +622,23 @@ async fn render_batches_resume_after_a_kill_and_finish_each_job_once() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(outcomes.len(), 2);
-    assert_eq!(
-        (outcomes[0]["line"].as_u64(), outcomes[1]["line"].as_u64()),
-        (Some(1), Some(3))
-    );
+    let lines: Vec<u64> = outcomes
+        .iter()
+        .map(|o| o["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![1, 2, 4]);
     assert!(
         outcomes
             .iter()
             .all(|o| o["state"] == "succeeded" && o["resumed"] == true)
     );
     let rows = store.list_jobs("admin", &all).await.unwrap();
-    assert_eq!(rows.len(), 2, "nothing was submitted twice");
+    assert_eq!(rows.len(), 3, "nothing was submitted twice");
     let long_done = store.get_job(None, &long_job.id).await.unwrap().unwrap();
     assert_eq!(long_done.attempts, 2, "one attempt killed, one finished");
-    let short_done = rows.iter().find(|r| r.id != long_job.id).unwrap();
-    assert_eq!(short_done.attempts, 1, "the finished job was not run again");
+    for done in rows.iter().filter(|r| r.id != long_job.id) {
+        assert_eq!(done.attempts, 1, "{} finished in the first run", done.kind);
+    }
     let events = store
         .job_events_after(&long_job.id, 0, 10_000)
         .await
@@ -645,13 +650,21 @@ async fn render_batches_resume_after_a_kill_and_finish_each_job_once() {
             .count(),
         1
     );
-    // Each job's files once: MP4, poster and preview, copied to --out; no partial file anywhere.
+    // Each video job's files once (MP4, poster, preview) and the image job's, copied to --out;
+    // no partial file anywhere.
     let names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 6, "{names:?}");
-    check_mp4(&out.join("line0003-meta_reels.mp4"), (270, 480), 24, 672);
+    let videos = names
+        .iter()
+        .filter(|n| n.starts_with("line0001-") || n.starts_with("line0004-"));
+    assert_eq!(videos.count(), 6, "{names:?}");
+    let image = names
+        .iter()
+        .any(|n| n.starts_with("line0002-") && n.ends_with(".png"));
+    assert!(image, "{names:?}");
+    check_mp4(&out.join("line0004-meta_reels.mp4"), (270, 480), 24, 672);
     let partial = walk(&root.path().join("data")).into_iter().find(|p| {
         let name = p.to_string_lossy();
         name.ends_with(".partial") || name.contains(".scratch/") && p.is_file()
