@@ -209,35 +209,47 @@ fn parse_lines(
         .collect()
 }
 
-/// Polls until every job has finished; reports progress every few seconds.
+/// Polls until every job has finished (finished rows are not read again); reports progress
+/// every few seconds.
 async fn wait_all(
     core: &Core,
     jobs: &[(usize, String, bool)],
     report: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<JobRow>, BatchError> {
     let mut last_report = std::time::Instant::now();
+    let mut rows: Vec<Option<JobRow>> = vec![None; jobs.len()];
     loop {
-        let mut rows = Vec::with_capacity(jobs.len());
-        for (_, id, _) in jobs {
+        let mut running = Vec::new();
+        for ((_, id, _), slot) in jobs.iter().zip(rows.iter_mut()) {
+            if slot.as_ref().is_some_and(|r| r.state.is_terminal()) {
+                continue;
+            }
             let row = core
                 .store
                 .get_job(None, id)
                 .await
                 .map_err(|e| BatchError::Other(e.to_string()))?
                 .ok_or_else(|| BatchError::Other(format!("job {id} disappeared")))?;
-            rows.push(row);
+            if !row.state.is_terminal() && row.progress > 0.0 {
+                running.push(format!(
+                    "{} {:.0}% {}",
+                    row.kind,
+                    row.progress * 100.0,
+                    row.message
+                ));
+            }
+            *slot = Some(row);
         }
-        let done = rows.iter().filter(|r| r.state.is_terminal()).count();
+        let done = rows
+            .iter()
+            .flatten()
+            .filter(|r| r.state.is_terminal())
+            .count();
         if done == rows.len() {
-            return Ok(rows);
+            return Ok(rows.into_iter().flatten().collect());
         }
         if last_report.elapsed() >= Duration::from_secs(2) {
             last_report = std::time::Instant::now();
-            let running: Vec<String> = rows
-                .iter()
-                .filter(|r| !r.state.is_terminal() && r.progress > 0.0)
-                .map(|r| format!("{} {:.0}% {}", r.kind, r.progress * 100.0, r.message))
-                .collect();
             report(&format!(
                 "{done}/{} done; {}",
                 rows.len(),
