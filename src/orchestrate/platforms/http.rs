@@ -5,6 +5,10 @@
 //! again: only errors for which [`PlatformError::is_retryable`] holds, at most
 //! `max_attempts` times, never waiting more than `max_total_wait` in all.
 //!
+//! A create that failed with a 5xx or a broken connection is retried like any other call, so a
+//! platform that did create the object before failing may hold it twice; the campaign layer
+//! reconciles by name (not in this slice).
+//!
 //! Note: adforge builds reqwest without a TLS backend, so the clients reach `http://` base URLs
 //! (tests, a local proxy); real platform hosts need a TLS feature turned on first.
 

@@ -3,8 +3,8 @@
 //! ...), gives each new ad hidden rates drawn from its seed, and delivers a day at a time with
 //! [`advance_day`](SandboxPlatform::advance_day) through the one seeded simulator of
 //! `orchestrate::sandbox`. Paused objects do not deliver; budgets pace delivery: a daily budget
-//! is spent each day, a lifetime budget spread over the days left to its end date, split evenly
-//! across the active ads under it. The same seed and calls give the same rows.
+//! is spent each day of its schedule, a lifetime budget spread over the days left to its end
+//! date, split evenly across the active ads under it. The same seed and calls give the same rows.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -26,6 +26,7 @@ use crate::orchestrate::sandbox::{AdRates, Simulator};
 struct Node {
     status: DeliveryStatus,
     budget: Option<Budget>,
+    start_date: Date,
     end_date: Option<Date>,
     spent: Micros,
     parent: Option<String>,
@@ -235,9 +236,12 @@ impl State {
     }
 }
 
-/// Today's budget of a node: a daily budget whole, a lifetime budget's remainder spread over the
-/// days left to its end date (all of it on the last day; nothing after).
+/// Today's budget of a node: nothing outside its schedule; a daily budget whole; a lifetime
+/// budget's remainder spread over the days left to its end date (all of it on the last day).
 fn pace(node: &Node, today: Date) -> Micros {
+    if today < node.start_date || node.end_date.is_some_and(|end| end < today) {
+        return Micros::ZERO;
+    }
     match node.budget {
         None => Micros::ZERO,
         Some(Budget::Daily(m)) => m,
@@ -272,6 +276,7 @@ impl AdPlatform for SandboxPlatform {
             Node {
                 status: spec.status,
                 budget,
+                start_date: spec.start_date,
                 end_date: spec.end_date,
                 spent: Micros::ZERO,
                 parent: None,
@@ -294,6 +299,7 @@ impl AdPlatform for SandboxPlatform {
             Node {
                 status: spec.status,
                 budget,
+                start_date: spec.start_date,
                 end_date: spec.end_date,
                 spent: Micros::ZERO,
                 parent: Some(spec.campaign_external_id.clone()),
@@ -545,6 +551,7 @@ mod tests {
         let node = Node {
             status: DeliveryStatus::Active,
             budget: Some(Budget::Lifetime(Micros(100))),
+            start_date: day(1),
             end_date: Some(day(5)),
             spent: Micros(20),
             parent: None,
@@ -552,5 +559,13 @@ mod tests {
         assert_eq!(pace(&node, day(1)), Micros(16));
         assert_eq!(pace(&node, day(5)), Micros(80));
         assert_eq!(pace(&node, day(6)), Micros::ZERO);
+        let daily = Node {
+            budget: Some(Budget::Daily(Micros(7))),
+            start_date: day(2),
+            ..node
+        };
+        assert_eq!(pace(&daily, day(1)), Micros::ZERO);
+        assert_eq!(pace(&daily, day(3)), Micros(7));
+        assert_eq!(pace(&daily, day(6)), Micros::ZERO);
     }
 }
