@@ -66,10 +66,13 @@ impl BackoffPolicy {
 /// Credentials, as each platform wants them sent.
 #[derive(Debug, Clone)]
 pub enum Auth {
-    /// `Authorization: Bearer <token>` (Meta).
-    Bearer(Secret),
-    /// `?access_token=<token>` (Meta's other form).
-    AccessTokenParam(Secret),
+    /// Meta: `Authorization: Bearer <token>`, or `?access_token=<token>` with `token_in_query`;
+    /// `?appsecret_proof=` too where the app requires it.
+    Meta {
+        access_token: Secret,
+        token_in_query: bool,
+        appsecret_proof: Option<String>,
+    },
     /// `Authorization: Bearer`, `developer-token` and, through a manager account,
     /// `login-customer-id`.
     Google {
@@ -84,8 +87,21 @@ pub enum Auth {
 impl Auth {
     fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-            Auth::AccessTokenParam(token) => request.query(&[("access_token", token.expose())]),
+            Auth::Meta {
+                access_token,
+                token_in_query,
+                appsecret_proof,
+            } => {
+                let request = match appsecret_proof {
+                    Some(proof) => request.query(&[("appsecret_proof", proof)]),
+                    None => request,
+                };
+                if *token_in_query {
+                    request.query(&[("access_token", access_token.expose())])
+                } else {
+                    request.bearer_auth(access_token.expose())
+                }
+            }
             Auth::Google {
                 access_token,
                 developer_token,

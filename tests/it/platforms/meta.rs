@@ -4,7 +4,11 @@
 use super::*;
 
 fn meta_client(mock: &Mock) -> MetaClient {
-    MetaClient::new(MetaConfig {
+    MetaClient::new(meta_config(mock)).unwrap()
+}
+
+fn meta_config(mock: &Mock) -> MetaConfig {
+    MetaConfig {
         base_url: mock.base.clone(),
         video_base_url: mock.base.clone(),
         api_version: "v23.0".into(),
@@ -13,12 +17,12 @@ fn meta_client(mock: &Mock) -> MetaClient {
         currency: Currency::from_code("USD").unwrap(),
         access_token: Secret::new("meta-token"),
         token_in_query: false,
+        app_secret: Some(Secret::new("shh")),
         conversion_action_type: "purchase".into(),
         video_chunk_bytes: 4,
         backoff: tiny_backoff(),
         seed: 1,
-    })
-    .unwrap()
+    }
 }
 
 fn meta_row(ad: &str, date: &str, spend: &str) -> Value {
@@ -35,6 +39,13 @@ fn meta_platform(seen: &Seen, n: usize, failed: &mut Vec<String>) -> Reply {
         failed,
         seen.header("authorization") == "Bearer meta-token",
         "no bearer token",
+    );
+    // HMAC-SHA256("shh", "meta-token"), from Python's hmac module.
+    check(
+        failed,
+        seen.query("appsecret_proof")
+            == Some("6ee1830414afd3ffb478a59a2a1b4637ce75860818c4da7101820399b11824fe"),
+        "appsecret_proof",
     );
     let body = seen.json();
     let is_int = |v: &Value| v.is_i64() || v.is_u64();
@@ -429,4 +440,45 @@ async fn meta_errors_map_to_platform_errors_and_auth_is_not_retried() {
             request_id: Some("trace-9".into())
         }
     );
+}
+
+#[tokio::test]
+async fn meta_token_in_query_and_a_transient_video_transfer_is_retried() {
+    let mock = serve(|seen: &Seen, n, failed: &mut Vec<String>| {
+        check(
+            failed,
+            seen.query("access_token") == Some("meta-token") && seen.header("authorization").is_empty(),
+            "token in the query, not the header",
+        );
+        let phase = seen.part("upload_phase").or_else(|| seen.json()["upload_phase"].as_str().map(str::to_string));
+        match (n, phase.as_deref()) {
+            (0, Some("start")) => ok(json!({ "upload_session_id": "u1", "video_id": "v9", "start_offset": "0", "end_offset": "10" })),
+            (1, Some("transfer")) => Reply(500, Vec::new(), json!({ "error": {
+                "code": 6000, "error_subcode": 1363037, "is_transient": true, "message": "upload failed" } })),
+            (2, Some("transfer")) => {
+                check(failed, seen.text().contains("0123456789"), "the whole file in one chunk");
+                ok(json!({ "start_offset": "10", "end_offset": "10" }))
+            }
+            (3, Some("finish")) => ok(json!({ "success": true })),
+            (n, phase) => {
+                failed.push(format!("call {n} in phase {phase:?}"));
+                Reply(400, Vec::new(), json!({}))
+            }
+        }
+    })
+    .await;
+    let meta = MetaClient::new(MetaConfig {
+        token_in_query: true,
+        app_secret: None,
+        video_chunk_bytes: 16,
+        ..meta_config(&mock)
+    })
+    .unwrap();
+    let video = meta
+        .upload_video("spot.mp4", &VideoSource::Bytes(Bytes::from_static(VIDEO)))
+        .await
+        .unwrap();
+    mock.assert_no_failed_checks();
+    assert_eq!(video.external_id, "v9");
+    assert_eq!(mock.calls_to("/advideos"), 4);
 }
