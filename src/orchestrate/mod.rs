@@ -1,12 +1,14 @@
 //! The campaign loop around the models: ad copy, analytics (statistics, the marketing-mix
 //! model, the bandit optimizer, charts), the narrative of a campaign's experiments and the
-//! seeded ad-platform simulator; campaigns, the planner agent and the ad platforms arrive with
-//! the orchestration issue. Uses the engines through their
+//! seeded ad-platform simulator; the ad platforms (`platforms`: one `AdPlatform` trait, the Meta,
+//! Google Ads and TikTok REST clients and an in-memory sandbox over the simulator); campaigns and
+//! the planner agent arrive with the rest of the orchestration issue. Uses the engines through their
 //! handles (`TextService`, `EmbedService`); knows nothing of HTTP or SQL.
 
 pub mod analytics;
 pub mod copy;
 pub mod narrative;
+pub mod platforms;
 pub mod sandbox;
 
 use serde::{Deserialize, Serialize};

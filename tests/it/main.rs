@@ -18,6 +18,7 @@ mod encoder;
 mod inference;
 mod mmm;
 mod models;
+mod platforms;
 mod queue;
 mod rife;
 mod schedulers;
