@@ -32,6 +32,12 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A conditional write named a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A write that must be conditional came without its condition.
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// A dependency (database, queue) is unreachable: try again later.
     #[error("{what} is unavailable; retry later")]
     Unavailable { what: &'static str, detail: String },
@@ -78,6 +84,8 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable { .. } | Self::Timeout(_) | Self::ModelNotLoaded(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +103,8 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PreconditionFailed(_) => "version_mismatch",
+            Self::PreconditionRequired(_) => "if_match_required",
             Self::Unavailable { .. } => "unavailable",
             Self::Timeout(_) => "timeout",
             Self::TooManyRequests(_) => "too_many_requests",

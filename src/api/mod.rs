@@ -6,6 +6,7 @@
 
 mod analytics;
 mod assets;
+mod campaigns;
 mod creatives;
 mod error;
 mod experiments;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mmm::router())
         .merge(experiments::router())
         .merge(assets::router())
+        .merge(campaigns::router())
         .merge(videos::router())
         .merge(openai::router())
         .merge(images::router())

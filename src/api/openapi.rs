@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, analytics, assets, creatives, experiments, generate, generations, health, images,
-    jobs, mmm, openai, videos,
+    AppState, analytics, assets, campaigns, creatives, experiments, generate, generations, health,
+    images, jobs, mmm, openai, videos,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use super::{
         generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
         experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content,
         videos::create, videos::content,
+        campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
@@ -31,6 +32,7 @@ use super::{
          (name = "generate", description = "Creatives from a product brief"),
          (name = "analytics", description = "Experiment statistics, marketing-mix models, budget allocation"),
          (name = "assets", description = "Uploaded files and files made by jobs (charts, renders)"),
+         (name = "campaigns", description = "Campaigns, version-checked (ETag / If-Match)"),
          (name = "videos", description = "Video renders: specs or the ad template to MP4 per format"),
          (name = "inference", description = "OpenAI-compatible text generation and embeddings"))
 )]

@@ -8,6 +8,7 @@
 //! This module knows nothing of HTTP or of the job queue's transport.
 
 pub mod assets;
+pub mod campaigns;
 pub mod experiments;
 mod jobs;
 mod keys;

@@ -8,6 +8,7 @@ mod analytics;
 mod api;
 mod arch;
 mod binary;
+mod campaigns;
 mod compositor;
 mod copy;
 mod creatives;
