@@ -9,8 +9,8 @@
 //! platform that did create the object before failing may hold it twice; the campaign layer
 //! reconciles by name (not in this slice).
 //!
-//! Note: adforge builds reqwest without a TLS backend, so the clients reach `http://` base URLs
-//! (tests, a local proxy); real platform hosts need a TLS feature turned on first.
+//! TLS is rustls with the webpki roots bundled (no system certificate store needed), so the real
+//! `https://` platform hosts are reachable; tests use `http://` servers on loopback.
 
 use std::sync::Mutex;
 use std::time::Duration;
