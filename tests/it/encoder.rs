@@ -379,27 +379,7 @@ const RSS_STEADY_BOUND: u64 = 16 << 20;
 
 #[test]
 fn memory_stays_bounded() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "encoder::memory_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(MEMORY_CHILD, "1")
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{log}");
-    assert!(out.status.success(), "memory child failed:\n{log}");
-    assert!(
-        log.contains("1 passed"),
-        "the memory child did not run:\n{log}"
-    );
+    crate::support::run_child_test("encoder::memory_child", MEMORY_CHILD);
 }
 
 /// Encodes 30 s of 540x960 at 24 fps (720 frames, with an audio track and a preview) and

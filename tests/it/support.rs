@@ -700,3 +700,21 @@ pub async fn sse_blocks(response: reqwest::Response) -> Vec<String> {
     }
     blocks
 }
+
+/// Runs the ignored test `name` of this binary in a child process with `env_var` set (so that
+/// memory measured there is the test's alone) and asserts that it ran and passed.
+pub fn run_child_test(name: &str, env_var: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture"])
+        .env(env_var, "1")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{log}");
+    assert!(out.status.success(), "{name} failed:\n{log}");
+    assert!(log.contains("1 passed"), "{name} did not run:\n{log}");
+}

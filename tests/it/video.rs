@@ -696,22 +696,7 @@ const RSS_STEADY_BOUND: u64 = 24 << 20;
 
 #[test]
 fn a_long_render_keeps_memory_bounded() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["video::memory_child", "--exact", "--ignored", "--nocapture"])
-        .env(MEMORY_CHILD, "1")
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{log}");
-    assert!(out.status.success(), "memory child failed:\n{log}");
-    assert!(
-        log.contains("1 passed"),
-        "the memory child did not run:\n{log}"
-    );
+    crate::support::run_child_test("video::memory_child", MEMORY_CHILD);
 }
 
 /// Renders 60 s at 540x960 and 12 fps (720 frames) and checks resident memory; run by
