@@ -470,6 +470,7 @@ impl PreparedServer {
                 self.core.models.model_dir("esrgan-slim"),
             ),
             inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
+            events: crate::events::EventBus::new(self.core.store.clone()),
             shutdown: shutdown.clone(),
         };
         let addr = listener

@@ -20,6 +20,7 @@ pub mod bench_image;
 pub mod bench_video;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod jobs;
 pub mod media;
 pub mod orchestrate;

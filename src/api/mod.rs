@@ -78,6 +78,8 @@ pub struct AppState {
     pub upscale: crate::engine::image::UpscaleService,
     /// `/v1/*` without a key: only on loopback with no configured key.
     pub inference_open: bool,
+    /// Updates out to `/api/events` subscribers.
+    pub events: crate::events::EventBus,
     /// Fires when the server begins shutting down: event streams end so connections can close.
     pub shutdown: CancellationToken,
 }

@@ -598,6 +598,7 @@ impl TestServer {
             ),
             embed,
             inference_open,
+            events: adforge::events::EventBus::new(store.clone()),
             shutdown: stop.child_token(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
