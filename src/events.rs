@@ -48,7 +48,12 @@ impl EventBus {
     }
 
     /// Publishes an event for `owner_id`; returns its id.
-    pub async fn publish(&self, owner_id: &str, kind: &str, data: Value) -> Result<i64, StoreError> {
+    pub async fn publish(
+        &self,
+        owner_id: &str,
+        kind: &str,
+        data: Value,
+    ) -> Result<i64, StoreError> {
         let id = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

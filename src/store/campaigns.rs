@@ -89,27 +89,8 @@ fn json(value: &impl serde::Serialize) -> String {
 
 impl Store {
     pub async fn insert_campaign(&self, row: &CampaignRow) -> StoreResult<()> {
-        sqlx::query(with_columns!(
-            "INSERT INTO campaigns (",
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(&row.id)
-        .bind(&row.owner_id)
-        .bind(&row.name)
-        .bind(&row.objective)
-        .bind(&row.status)
-        .bind(&row.currency)
-        .bind(row.daily_budget_micros)
-        .bind(&row.start_date)
-        .bind(row.end_date.as_deref())
-        .bind(json(&row.platforms))
-        .bind(row.brief.as_ref().map(json))
-        .bind(row.version)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        insert_campaign_in(&mut conn, row).await
     }
 
     pub async fn get_campaign(&self, owner_id: &str, id: &str) -> StoreResult<Option<CampaignRow>> {
@@ -221,4 +202,32 @@ impl Store {
             None => Versioned::NotFound,
         })
     }
+}
+
+/// Inserts a campaign on a connection (or inside a transaction).
+pub(crate) async fn insert_campaign_in(
+    conn: &mut sqlx::AnyConnection,
+    row: &CampaignRow,
+) -> StoreResult<()> {
+    sqlx::query(with_columns!(
+        "INSERT INTO campaigns (",
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(&row.id)
+    .bind(&row.owner_id)
+    .bind(&row.name)
+    .bind(&row.objective)
+    .bind(&row.status)
+    .bind(&row.currency)
+    .bind(row.daily_budget_micros)
+    .bind(&row.start_date)
+    .bind(row.end_date.as_deref())
+    .bind(json(&row.platforms))
+    .bind(row.brief.as_ref().map(json))
+    .bind(row.version)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -9,9 +9,11 @@
 
 pub mod assets;
 pub mod campaigns;
+pub mod creatives;
 pub mod experiments;
 mod jobs;
 mod keys;
+pub mod orchestration;
 
 use std::path::Path;
 use std::str::FromStr;
