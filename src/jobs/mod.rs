@@ -12,7 +12,9 @@
 //! This module holds no SQL (that is `store`'s) and knows nothing of HTTP.
 
 pub mod analytics;
+pub mod campaign_loop;
 pub mod creatives;
+pub mod deploy;
 pub mod embedded;
 pub mod kinds;
 pub mod redis;

@@ -7,7 +7,10 @@
 
 pub mod analytics;
 pub mod copy;
+pub mod llm;
 pub mod narrative;
+pub mod optimizer;
+pub mod planner;
 pub mod platforms;
 pub mod sandbox;
 
