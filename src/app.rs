@@ -384,6 +384,9 @@ impl Background {
 /// everything `run` needs.
 pub struct PreparedServer {
     pub generated_admin_key: Option<Secret>,
+    /// The one-time token for `/api/auth/setup`, made while no user exists (to be shown once).
+    pub generated_setup_token: Option<Secret>,
+    auth: auth::AuthSettings,
     core: Core,
     text: Option<TextService>,
     embed: Option<EmbedService>,
@@ -404,6 +407,13 @@ pub async fn prepare_server(
 ) -> Result<PreparedServer, AppError> {
     let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
+    let auth_settings = auth::AuthSettings::from_args(&http.auth, &store_args.data_dir)?;
+    let first_admin = http
+        .auth
+        .admin_email
+        .as_deref()
+        .zip(http.auth.admin_password.as_ref());
+    let generated_setup_token = auth::bootstrap_first_user(&core.store, first_admin).await?;
     let text = load_text_model(&core.models, text_args).await?;
     let embed = load_embed_model(&core.models, embed_args).await?;
     let image = load_image_models(&core.models, image_args).await?;
@@ -418,6 +428,8 @@ pub async fn prepare_server(
     );
     Ok(PreparedServer {
         generated_admin_key,
+        generated_setup_token,
+        auth: auth_settings,
         core,
         text,
         embed,
@@ -438,6 +450,11 @@ impl PreparedServer {
             .map_err(io(format!("binding {}", self.http.addr)))?;
         let shutdown = CancellationToken::new();
         let background = self.core.spawn_background(&self.worker_args, &shutdown);
+        tokio::spawn(rotate_secrets(
+            self.core.store.clone(),
+            self.auth.secrets.clone(),
+            shutdown.clone(),
+        ));
         let state = AppState {
             store: self.core.store.clone(),
             assets: self.core.assets.clone(),
@@ -472,6 +489,7 @@ impl PreparedServer {
             inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
             events: crate::events::EventBus::new(self.core.store.clone()),
             shutdown: shutdown.clone(),
+            auth: self.auth.clone(),
         };
         let addr = listener
             .local_addr()
@@ -484,6 +502,23 @@ impl PreparedServer {
         background.join().await;
         self.core.store.close().await;
         result.map_err(io("serving http"))
+    }
+}
+
+/// Re-seals platform credentials still under an older key, while the server serves.
+async fn rotate_secrets(store: Store, secrets: Arc<auth::SecretBox>, shutdown: CancellationToken) {
+    match auth::crypto::rotate(&store, &secrets, &shutdown).await {
+        Ok(report) if report == Default::default() => {}
+        Ok(report) => tracing::info!(
+            rotated = report.rotated,
+            changed_meanwhile = report.skipped_changed,
+            failed = report.failed,
+            active_key = %secrets.active_kid(),
+            "platform credentials re-sealed under the active key"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "re-sealing platform credentials failed; `adforge secrets rotate` retries")
+        }
     }
 }
 

@@ -88,6 +88,17 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Platform credentials sealed at rest.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// `kid1:BASE64,kid2:...`: the first key seals, the others only open; default: the key
+        /// in DATA_DIR/secret.key.
+        #[arg(long, env = "ADFORGE_SECRET_KEYS", hide_env_values = true)]
+        secret_keys: Option<adforge::config::Secret>,
+    },
     /// List, pull and verify models from the manifests in the models dir.
     Models {
         #[command(subcommand)]
@@ -186,6 +197,13 @@ pub enum BenchWhat {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-seal every connection under the active (first) key, row by row; safe while servers
+    /// run. Afterwards the older keys can be dropped from ADFORGE_SECRET_KEYS.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ModelsAction {
     /// Show every manifest and whether its files are installed.
     List,
@@ -230,6 +248,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\
                      Send it as `Authorization: Bearer KEY`. Set ADFORGE_API_KEY to choose your own.\n",
                     key.expose()
+                );
+            }
+            if let Some(token) = &server.generated_setup_token {
+                eprintln!(
+                    "\nNo user exists yet. Create the first admin within 24 hours with this one-time token:\n\n    \
+                     curl -X POST http://{}/api/auth/setup -H 'content-type: application/json' \\\n      \
+                     -d '{{\"setup_token\": \"{}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\n\
+                     Or set ADFORGE_ADMIN_EMAIL and ADFORGE_ADMIN_PASSWORD.\n",
+                    http.addr,
+                    token.expose()
                 );
             }
             server.run().await?;
@@ -363,6 +391,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if failed > 0 {
                 bail!("{failed} of {} jobs did not succeed", outcomes.len());
+            }
+        }
+        Command::Secrets {
+            action: SecretsAction::Rotate,
+            store,
+            secret_keys,
+        } => {
+            let db = app::open_store(&store).await?;
+            let secrets = adforge::auth::secret_box(secret_keys.as_ref(), &store.data_dir)?;
+            let never = tokio_util::sync::CancellationToken::new();
+            let report = adforge::auth::crypto::rotate(&db, &secrets, &never).await?;
+            db.close().await;
+            println!(
+                "active key {}: {} re-sealed, {} changed meanwhile, {} failed",
+                secrets.active_kid(),
+                report.rotated,
+                report.skipped_changed,
+                report.failed
+            );
+            if report.failed > 0 {
+                bail!(
+                    "{} connection(s) did not open: see the log for their ids",
+                    report.failed
+                );
             }
         }
         Command::Migrate { store } => {

@@ -244,6 +244,42 @@ pub struct HttpArgs {
     /// Largest job payload accepted, in bytes of JSON.
     #[arg(long, env = "ADFORGE_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
     pub max_payload_bytes: usize,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Users, sessions, secret keys and rate limits.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// HMAC key of session tokens (JWT HS256), at least 32 bytes; default: a random key kept
+    /// in DATA_DIR/jwt.key (made on first start).
+    #[arg(long, env = "ADFORGE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Keys that seal platform credentials, `kid1:BASE64_32_BYTES,kid2:...`; the first seals,
+    /// the others only open (list the old key second to rotate). Default: a random key kept in
+    /// DATA_DIR/secret.key (made on first start).
+    #[arg(long, env = "ADFORGE_SECRET_KEYS", hide_env_values = true)]
+    pub secret_keys: Option<Secret>,
+    /// Seconds a session token from `/api/auth/login` is valid.
+    #[arg(long, env = "ADFORGE_TOKEN_LIFETIME_SECS", default_value_t = 8 * 3600, value_parser = clap::value_parser!(u64).range(60..=30 * 24 * 3600))]
+    pub token_lifetime_secs: u64,
+    /// Requests a minute each API key or user may send (sustained).
+    #[arg(long, env = "ADFORGE_RATE_LIMIT_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_minute: u32,
+    /// Requests each API key or user may send at once after a pause.
+    #[arg(long, env = "ADFORGE_RATE_LIMIT_BURST", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+    /// Email of the first admin user, created on start (with the password below) if missing.
+    #[arg(long, env = "ADFORGE_ADMIN_EMAIL", requires = "admin_password")]
+    pub admin_email: Option<String>,
+    /// Password of the first admin user (at least 12 characters).
+    #[arg(
+        long,
+        env = "ADFORGE_ADMIN_PASSWORD",
+        hide_env_values = true,
+        requires = "admin_email"
+    )]
+    pub admin_password: Option<Secret>,
 }
 
 #[cfg(test)]

@@ -46,6 +46,12 @@ pub enum ApiError {
     /// A bounded queue is full: retry after a moment.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The caller went past its rate limit: retry after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The route needs a model this server has not loaded.
     #[error("{0}")]
     ModelNotLoaded(String),
@@ -89,7 +95,7 @@ impl ApiError {
             Self::Unavailable { .. } | Self::Timeout(_) | Self::ModelNotLoaded(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +114,7 @@ impl ApiError {
             Self::Unavailable { .. } => "unavailable",
             Self::Timeout(_) => "timeout",
             Self::TooManyRequests(_) => "too_many_requests",
+            Self::RateLimited { .. } => "rate_limited",
             Self::ModelNotLoaded(_) => "model_not_loaded",
             Self::Internal(_) => "internal",
         }
@@ -131,10 +138,21 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE
+                || status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Some(u64::from(RETRY_AFTER_SECS))
+            }
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

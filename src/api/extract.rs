@@ -1,5 +1,6 @@
 //! Extractors that turn raw requests into typed input or an [`ApiError`] that names the field:
-//! JSON bodies, query strings, and the API key of `/api/*` routes.
+//! JSON bodies, query strings, and the caller of `/api/*` routes (API key or session token,
+//! within its rate limit).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -8,7 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
-use crate::auth::{self, Principal};
+use crate::auth::{self, Principal, jwt};
 
 /// A JSON body deserialized into `T` (which should deny unknown fields).
 pub struct ValidJson<T>(pub T);
@@ -84,7 +85,9 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
     }
 }
 
-/// The caller of an `/api/*` route, from `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+/// The caller of an `/api/*` route, from `Authorization: Bearer KEY` or `X-API-Key: KEY` (an
+/// API key) or `Authorization: Bearer JWT` (a user's session from `/api/auth/login`). Each
+/// caller (key or user) is held to its rate limit here.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -107,10 +110,48 @@ impl FromRequestParts<AppState> for Auth {
                 "missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
             ));
         };
-        match auth::authenticate(&state.store, presented).await? {
-            Some(principal) => Ok(Self(principal)),
-            None => Err(ApiError::Unauthorized("invalid or revoked API key".into())),
-        }
+        let (principal, caller) = if jwt::looks_like_jwt(presented) {
+            let principal = session_principal(state, presented).await?;
+            let caller = format!("user:{}", principal.user_id.as_deref().unwrap_or_default());
+            (principal, caller)
+        } else {
+            let Some(principal) = auth::authenticate(&state.store, presented).await? else {
+                return Err(ApiError::Unauthorized("invalid or revoked API key".into()));
+            };
+            let caller = format!("key:{}", principal.key_id.as_deref().unwrap_or_default());
+            (principal, caller)
+        };
+        state
+            .auth
+            .rate_limiter
+            .check(&caller, std::time::Instant::now())
+            .map_err(|limited| ApiError::RateLimited {
+                message: limited.to_string(),
+                retry_after_secs: limited.retry_after_secs,
+            })?;
+        Ok(Self(principal))
+    }
+}
+
+/// The principal of a session token: its user's owner, while the user exists and is enabled.
+async fn session_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let now_secs = crate::store::now_ms() / 1000;
+    let claims = jwt::verify(&state.auth.jwt_key, token, now_secs)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let user = state.store.user_by_id(&claims.sub).await?;
+    match user {
+        Some(user) if user.disabled_at.is_none() => Ok(Principal {
+            owner_id: user.owner_id,
+            key_id: None,
+            is_admin: user.role == "admin",
+            user_id: Some(user.id),
+        }),
+        Some(_) => Err(ApiError::Unauthorized(
+            "user is disabled: its session tokens are refused".into(),
+        )),
+        None => Err(ApiError::Unauthorized(
+            "the user of this token no longer exists".into(),
+        )),
     }
 }
 

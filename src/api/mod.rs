@@ -7,6 +7,7 @@
 mod analytics;
 mod assets;
 mod campaigns;
+mod connections;
 mod creatives;
 mod error;
 mod experiments;
@@ -19,6 +20,7 @@ mod jobs;
 mod mmm;
 mod openai;
 mod openapi;
+mod users;
 mod videos;
 
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// Fires when the server begins shutting down: event streams end so connections can close.
     pub shutdown: CancellationToken,
+    /// Session keys, sealed-credential keys and rate limits.
+    pub auth: crate::auth::AuthSettings,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -100,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .merge(experiments::router())
         .merge(assets::router())
         .merge(campaigns::router())
+        .merge(users::router())
+        .merge(connections::router())
         .merge(videos::router())
         .merge(openai::router())
         .merge(images::router())

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, analytics, assets, campaigns, creatives, experiments, generate, generations, health,
-    images, jobs, mmm, openai, videos,
+    AppState, analytics, assets, campaigns, connections, creatives, experiments, generate,
+    generations, health, images, jobs, mmm, openai, users, videos,
 };
 
 #[derive(OpenApi)]
@@ -24,6 +24,8 @@ use super::{
         videos::create, videos::content,
         campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
+        users::login, users::setup, users::create_user, users::me, users::create_key, users::list_keys, users::revoke_key,
+        connections::connect, connections::list, connections::remove,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
     modifiers(&ApiKeyAuth),
@@ -34,7 +36,9 @@ use super::{
          (name = "assets", description = "Uploaded files and files made by jobs (charts, renders)"),
          (name = "campaigns", description = "Campaigns, version-checked (ETag / If-Match)"),
          (name = "videos", description = "Video renders: specs or the ad template to MP4 per format"),
-         (name = "inference", description = "OpenAI-compatible text generation and embeddings"))
+         (name = "inference", description = "OpenAI-compatible text generation and embeddings"),
+         (name = "auth", description = "Sign-in, users and API keys"),
+         (name = "platforms", description = "Ad-platform connections, tokens sealed at rest"))
 )]
 struct ApiDoc;
 

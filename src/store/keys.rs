@@ -87,4 +87,43 @@ impl Store {
             .await?;
         Ok(row.try_get("n")?)
     }
+
+    /// The owner's keys (live and revoked), newest first; never their hashes.
+    pub async fn list_api_keys(&self, owner_id: &str) -> StoreResult<Vec<ApiKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT id, owner_id, name, prefix, is_admin, created_at, revoked_at FROM api_keys \
+             WHERE owner_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(owner_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiKeyRow {
+                    id: row.try_get("id")?,
+                    owner_id: row.try_get("owner_id")?,
+                    name: row.try_get("name")?,
+                    prefix: row.try_get("prefix")?,
+                    is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+                    created_at: row.try_get("created_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes the owner's key `id` (idempotently). Returns false when the owner has no such key.
+    pub async fn revoke_api_key(&self, owner_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+        let found = sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE id = $2 AND owner_id = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(owner_id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(found == 1)
+    }
 }

@@ -9,11 +9,13 @@
 
 pub mod assets;
 pub mod campaigns;
+pub mod connections;
 pub mod creatives;
 pub mod experiments;
 mod jobs;
 mod keys;
 pub mod orchestration;
+pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,10 +24,12 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use connections::ConnectionRow;
 pub use jobs::{
     ClaimOutcome, JobEventRow, JobFilter, JobRow, JobState, NewJob, StateCount, UnknownJobState,
 };
 pub use keys::{ApiKeyRow, KeyOwner};
+pub use users::{FirstAdmin, UserRow};
 
 /// Which database sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

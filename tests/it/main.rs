@@ -7,6 +7,7 @@
 mod analytics;
 mod api;
 mod arch;
+mod auth;
 mod binary;
 mod campaigns;
 mod compositor;

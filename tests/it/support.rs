@@ -465,6 +465,26 @@ pub const TEST_MAX_BODY: usize = 8 * 1024;
 /// The test server's cap on a video's frames.
 pub const TEST_MAX_VIDEO_FRAMES: u64 = 1_200;
 
+/// The test server's session-token key.
+pub const TEST_JWT_SECRET: &[u8] = b"adforge-test-jwt-secret-0123456789abcdef";
+/// The test server's sealing key, `kid:BASE64` (32 bytes of 0x11).
+pub const TEST_SECRET_KEYS: &str = "test:ERERERERERERERERERERERERERERERERERERERERERE=";
+/// Generous: no other test comes near it.
+pub const TEST_RATE_LIMIT: adforge::auth::RateLimit = adforge::auth::RateLimit {
+    burst: 100_000,
+    per_minute: 100_000,
+};
+
+/// Auth settings with the test keys and `limit`.
+pub fn test_auth(limit: adforge::auth::RateLimit) -> adforge::auth::AuthSettings {
+    adforge::auth::AuthSettings::new(
+        adforge::auth::jwt::JwtKey::new(TEST_JWT_SECRET.to_vec()).unwrap(),
+        Duration::from_secs(3600),
+        adforge::auth::SecretBox::from_spec(TEST_SECRET_KEYS).unwrap(),
+        limit,
+    )
+}
+
 /// The folder `scripts/test.sh` installs the real models into.
 pub fn model_cache() -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var("ADFORGE_TEST_MODEL_CACHE").unwrap_or_default())
@@ -500,6 +520,7 @@ impl TestServer {
             embed,
             Default::default(),
             inference_open,
+            test_auth(TEST_RATE_LIMIT),
         )
         .await
     }
@@ -510,7 +531,25 @@ impl TestServer {
         queue: Arc<dyn JobQueue>,
         image: adforge::engine::image::engine::ImageEngines,
     ) -> Self {
-        Self::start_full(store, queue, None, None, image, true).await
+        Self::start_full(
+            store,
+            queue,
+            None,
+            None,
+            image,
+            true,
+            test_auth(TEST_RATE_LIMIT),
+        )
+        .await
+    }
+
+    /// With these auth settings (a small rate limit, another secret key).
+    pub async fn start_with_auth(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        auth: adforge::auth::AuthSettings,
+    ) -> Self {
+        Self::start_full(store, queue, None, None, Default::default(), true, auth).await
     }
 
     async fn start_full(
@@ -520,6 +559,7 @@ impl TestServer {
         embed: Option<adforge::engine::embed::EmbedService>,
         image: adforge::engine::image::engine::ImageEngines,
         inference_open: bool,
+        auth: adforge::auth::AuthSettings,
     ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
@@ -600,6 +640,7 @@ impl TestServer {
             inference_open,
             events: adforge::events::EventBus::new(store.clone()),
             shutdown: stop.child_token(),
+            auth,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
