@@ -52,7 +52,7 @@ pub enum Amount {
 }
 
 impl Amount {
-    fn micros(&self, field: &str) -> Result<Micros, ApiError> {
+    pub(super) fn micros(&self, field: &str) -> Result<Micros, ApiError> {
         let parsed = match self {
             Amount::Text(text) => Micros::budget_from_decimal_str(text),
             Amount::Number(n) => Micros::budget_from_f64(*n),
@@ -141,7 +141,7 @@ impl From<CampaignRow> for CampaignView {
 }
 
 /// Micros as a decimal string with the currency's minor-unit digits ("50.25" USD, "5000" JPY).
-fn in_units(micros: i64, currency: &str) -> String {
+pub(super) fn in_units(micros: i64, currency: &str) -> String {
     let Ok(currency) = Currency::from_code(currency) else {
         return Micros(micros).to_string();
     };
@@ -157,7 +157,7 @@ fn in_units(micros: i64, currency: &str) -> String {
     }
 }
 
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+pub(super) fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
     if allowed.contains(&value) {
         return Ok(());
     }
@@ -167,7 +167,7 @@ fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
     )))
 }
 
-fn date(field: &str, value: &str) -> Result<time::Date, ApiError> {
+pub(super) fn date(field: &str, value: &str) -> Result<time::Date, ApiError> {
     let refuse = || ApiError::bad_request(format!("{field}: `{value}` is not a YYYY-MM-DD date"));
     if value.len() != 10 {
         return Err(refuse());
@@ -231,7 +231,7 @@ fn with_etag(status: StatusCode, row: CampaignRow) -> Response {
 }
 
 /// The version in `If-Match` (`"3"`, `W/"3"` or `3`), if any.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
