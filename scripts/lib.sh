@@ -8,6 +8,7 @@ ADFORGE_APT_PACKAGES=(
   libavfilter-dev libavdevice-dev ffmpeg
   postgresql redis-server
   python3 python3-pip npm ca-certificates curl
+  chromium
 )
 
 log() { printf '\033[1m[adforge]\033[0m %s\n' "$*" >&2; }
@@ -128,4 +129,20 @@ start_redis() {
 stop_redis() {
   local port=$1
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}
+
+# Builds the dashboard (web/ -> web/out) when it is missing or older than its sources:
+# `npm ci` when node_modules is older than package-lock.json, then the static export.
+build_web() {
+  command -v npm >/dev/null || { log "npm not found: the dashboard is not built"; return 0; }
+  export NEXT_TELEMETRY_DISABLED=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+    log "web: npm ci"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+  if [ ! -f web/out/index.html ] || [ -n "$(find web/app web/components web/lib web/public web/package.json \
+      web/next.config.mjs -newer web/out/index.html -print -quit 2>/dev/null)" ]; then
+    log "web: building the dashboard (static export)"
+    (cd web && npm run build --silent)
+  fi
 }

@@ -12,6 +12,7 @@ ensure_rust
 
 log "building (release)"
 cargo build --release --quiet
+build_web
 bin=target/release/adforge
 export ADFORGE_DATA_DIR="${ADFORGE_DATA_DIR:-$PWD/data}"
 

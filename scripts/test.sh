@@ -41,3 +41,6 @@ log "cargo test"
 # Tests wait on services and timers more than on the CPU: run more of them than there are cores.
 # (An environment variable, because criterion's bench harness takes no --test-threads flag.)
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --all-targets
+
+log "dashboard: component and end-to-end tests"
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/web_test.sh target/debug/adforge

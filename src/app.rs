@@ -231,6 +231,32 @@ pub async fn load_image_models(
     Ok(engines)
 }
 
+/// The planner's model: the loaded text engine, else the remote server of `--inference-url`.
+fn text_backend(
+    text: Option<&TextService>,
+    args: &TextArgs,
+) -> Option<crate::orchestrate::llm::TextBackend> {
+    use crate::orchestrate::llm::TextBackend;
+    match (text, &args.inference_url) {
+        (Some(text), _) => Some(TextBackend::Local(text.clone())),
+        (None, Some(url)) => Some(TextBackend::remote(url, args.inference_key.clone(), None)),
+        (None, None) => None,
+    }
+}
+
+/// The built dashboard, or `None` (logged) when `web_dir` holds no build.
+fn dashboard(web_dir: &std::path::Path) -> Option<Arc<crate::api::Dashboard>> {
+    let found = crate::api::Dashboard::open(web_dir);
+    match &found {
+        Some(_) => tracing::info!(dir = %web_dir.display(), "serving the dashboard at /"),
+        None => tracing::info!(
+            dir = %web_dir.display(),
+            "no dashboard build there (cd web && npm ci && npm run build): / answers 404"
+        ),
+    }
+    found
+}
+
 /// The parts shared by the server and worker roles.
 pub struct Core {
     pub store: Store,
@@ -240,6 +266,12 @@ pub struct Core {
     pub registry: JobRegistry,
     pub assets: AssetStore,
     pub settings: QueueSettings,
+    /// The renderers of `creative.render` and `video.render`, once registered (the creative
+    /// set runs them as its stages).
+    renderers: Option<(
+        Arc<jobs::creatives::CreativeRender>,
+        Arc<jobs::videos::VideoRender>,
+    )>,
 }
 
 impl Core {
@@ -252,22 +284,44 @@ impl Core {
         text: Option<&TextService>,
         max_video_frames: u64,
     ) {
-        self.registry
-            .register(Arc::new(jobs::creatives::CreativeRender {
-                assets: self.assets.clone(),
-                compositor: compositor.clone(),
-                images: images.clone(),
-                text: text.cloned(),
-            }));
+        let render = Arc::new(jobs::creatives::CreativeRender {
+            assets: self.assets.clone(),
+            compositor: compositor.clone(),
+            images: images.clone(),
+            text: text.cloned(),
+        });
         let rife_dir = self.models.model_dir("rife-3.9");
-        self.registry.register(Arc::new(jobs::videos::VideoRender {
+        let video = Arc::new(jobs::videos::VideoRender {
             assets: self.assets.clone(),
             images: images.clone(),
             compositor: compositor.clone(),
             text: text.cloned(),
             rife_dir: rife_dir.exists().then_some(rife_dir),
             max_frames: max_video_frames,
-        }));
+        });
+        self.registry.register(render.clone());
+        self.registry.register(video.clone());
+        self.renderers = Some((render, video));
+    }
+
+    /// Registers the campaign loop's kinds, and `creative.set` when the renderers are there.
+    pub fn register_orchestrator(
+        &mut self,
+        orchestrator: &Arc<crate::jobs::campaign_loop::Orchestrator>,
+        embed: Option<&EmbedService>,
+    ) {
+        orchestrator.register(&mut self.registry);
+        if let Some((render, video)) = &self.renderers {
+            self.registry
+                .register(Arc::new(jobs::creative_set::CreativeSet {
+                    store: self.store.clone(),
+                    events: orchestrator.events.clone(),
+                    render: render.clone(),
+                    video: video.clone(),
+                    text: orchestrator.text.clone(),
+                    embed: embed.cloned(),
+                }));
+        }
     }
 
     /// Registers every render kind with a new compositor (roles without HTTP and image engines).
@@ -310,6 +364,7 @@ impl Core {
             registry,
             assets,
             settings: queue_args.settings(),
+            renderers: None,
         })
     }
 
@@ -387,6 +442,8 @@ pub struct PreparedServer {
     /// The one-time token for `/api/auth/setup`, made while no user exists (to be shown once).
     pub generated_setup_token: Option<Secret>,
     auth: auth::AuthSettings,
+    events: crate::events::EventBus,
+    orchestrator: Arc<crate::jobs::campaign_loop::Orchestrator>,
     core: Core,
     text: Option<TextService>,
     embed: Option<EmbedService>,
@@ -426,7 +483,24 @@ pub async fn prepare_server(
         text.as_ref(),
         worker_args.max_video_frames,
     );
+    let events = crate::events::EventBus::new(core.store.clone());
+    let orchestrator = crate::jobs::campaign_loop::Orchestrator::new(
+        core.store.clone(),
+        core.assets.clone(),
+        events.clone(),
+        text_backend(text.as_ref(), text_args),
+        crate::jobs::platform_clients::Platforms::new(Some(
+            crate::jobs::platform_clients::Connected::new(
+                core.store.clone(),
+                auth_settings.secrets.clone(),
+                http.platforms.clone(),
+            ),
+        )),
+    );
+    core.register_orchestrator(&orchestrator, embed.as_ref());
     Ok(PreparedServer {
+        events,
+        orchestrator,
         generated_admin_key,
         generated_setup_token,
         auth: auth_settings,
@@ -455,15 +529,18 @@ impl PreparedServer {
             self.auth.secrets.clone(),
             shutdown.clone(),
         ));
+        let jobs = JobService::new(
+            self.core.store.clone(),
+            self.core.queue.clone(),
+            self.core.registry.clone(),
+            self.core.settings.clone(),
+        );
+        let _ = self.orchestrator.jobs.set(jobs.clone());
         let state = AppState {
             store: self.core.store.clone(),
             assets: self.core.assets.clone(),
-            jobs: JobService::new(
-                self.core.store.clone(),
-                self.core.queue.clone(),
-                self.core.registry.clone(),
-                self.core.settings.clone(),
-            ),
+            jobs,
+            orchestrator: self.orchestrator.clone(),
             models: self.core.models.clone(),
             device: self.core.device.clone(),
             metrics: Arc::new(Metrics::default()),
@@ -487,9 +564,11 @@ impl PreparedServer {
                 self.core.models.model_dir("esrgan-slim"),
             ),
             inference_open: self.http.addr.ip().is_loopback() && self.http.api_key.is_none(),
-            events: crate::events::EventBus::new(self.core.store.clone()),
+            events: self.events.clone(),
+            webhooks: self.http.webhooks.clone(),
             shutdown: shutdown.clone(),
             auth: self.auth.clone(),
+            dashboard: dashboard(&self.http.web_dir),
         };
         let addr = listener
             .local_addr()

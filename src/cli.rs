@@ -99,6 +99,25 @@ pub enum Command {
         #[arg(long, env = "ADFORGE_SECRET_KEYS", hide_env_values = true)]
         secret_keys: Option<adforge::config::Secret>,
     },
+    /// The campaign loop for scripts, against a running server (`--url`, `ADFORGE_API_KEY`):
+    /// plan, create, generate, deploy, sync, report. Each prints JSON; job steps wait.
+    Campaign {
+        #[command(subcommand)]
+        action: CampaignAction,
+        /// The server's base URL.
+        #[arg(
+            long,
+            env = "ADFORGE_URL",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
+        url: String,
+        #[arg(long, env = "ADFORGE_API_KEY", hide_env_values = true, global = true)]
+        api_key: Option<String>,
+        /// Print the job instead of waiting for it.
+        #[arg(long, global = true)]
+        no_wait: bool,
+    },
     /// List, pull and verify models from the manifests in the models dir.
     Models {
         #[command(subcommand)]
@@ -194,6 +213,72 @@ pub enum BenchWhat {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignAction {
+    /// The planner agent: a brief, a budget and a goal in; a draft campaign with its plan out.
+    Plan {
+        #[arg(long)]
+        product: String,
+        #[arg(long, default_value = "")]
+        audience: String,
+        /// awareness, traffic, engagement, leads, app_promotion or sales.
+        #[arg(long)]
+        objective: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Over the whole schedule, e.g. 700.00.
+        #[arg(long)]
+        budget: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+        /// meta, google, tiktok, sandbox (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "sandbox")]
+        platforms: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        countries: Vec<String>,
+        #[arg(long)]
+        landing_url: String,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Create a campaign from a JSON file (the body of POST /api/campaigns; `-` reads stdin).
+    Create { file: std::path::PathBuf },
+    /// Generate the creative set of a campaign (copy, images per format, videos).
+    Generate {
+        campaign_id: String,
+        /// Copy variants per platform (1-4).
+        #[arg(long)]
+        variants: Option<usize>,
+        #[arg(long)]
+        no_video: bool,
+        /// Video length in seconds (6-60).
+        #[arg(long)]
+        video_seconds: Option<f64>,
+        /// Render videos at this fraction of each format's size (0.1-1).
+        #[arg(long)]
+        video_scale: Option<f64>,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Deploy a campaign to a platform (idempotent: a second run answers the same deployment).
+    Deploy {
+        campaign_id: String,
+        #[arg(long, default_value = "sandbox")]
+        platform: String,
+    },
+    /// Read a deployment's metrics from its platform (the sandbox simulates `--days` first).
+    Sync {
+        deployment_id: String,
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Totals per creative and platform, CTR, CPA, ROAS, and the best creative's test.
+    Report { campaign_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +478,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{failed} of {} jobs did not succeed", outcomes.len());
             }
         }
+        Command::Campaign {
+            action,
+            url,
+            api_key,
+            no_wait,
+        } => {
+            let out = campaign(action, &url, api_key, !no_wait).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
         Command::Secrets {
             action: SecretsAction::Rotate,
             store,
@@ -540,4 +634,88 @@ fn models_command(
         }
     }
     Ok(())
+}
+
+/// Runs one `adforge campaign` command; its JSON answer.
+async fn campaign(
+    action: CampaignAction,
+    url: &str,
+    api_key: Option<String>,
+    wait: bool,
+) -> anyhow::Result<serde_json::Value> {
+    use adforge::campaign_cli as c;
+    let client = c::Client::new(url, api_key);
+    let log = |line: &str| eprintln!("{line}");
+    let out = match action {
+        CampaignAction::Plan {
+            product,
+            audience,
+            objective,
+            currency,
+            budget,
+            start,
+            end,
+            platforms,
+            countries,
+            landing_url,
+            seed,
+        } => {
+            let args = c::PlanArgs {
+                product,
+                audience,
+                objective,
+                currency,
+                budget,
+                start,
+                end,
+                platforms,
+                countries,
+                landing_url,
+                seed,
+            };
+            c::plan(&client, &args, wait, &log).await?
+        }
+        CampaignAction::Create { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let campaign: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            c::create(&client, &campaign).await?
+        }
+        CampaignAction::Generate {
+            campaign_id,
+            variants,
+            no_video,
+            video_seconds,
+            video_scale,
+            seed,
+        } => {
+            let mut body = serde_json::json!({"campaign_id": campaign_id, "video": !no_video});
+            for (key, value) in [
+                ("variants", variants.map(serde_json::Value::from)),
+                ("video_seconds", video_seconds.map(serde_json::Value::from)),
+                ("video_scale", video_scale.map(serde_json::Value::from)),
+                ("seed", seed.map(serde_json::Value::from)),
+            ] {
+                if let Some(value) = value {
+                    body[key] = value;
+                }
+            }
+            c::generate(&client, &body, wait, &log).await?
+        }
+        CampaignAction::Deploy {
+            campaign_id,
+            platform,
+        } => c::deploy(&client, &campaign_id, &platform, wait, &log).await?,
+        CampaignAction::Sync {
+            deployment_id,
+            days,
+        } => c::sync(&client, &deployment_id, days, wait, &log).await?,
+        CampaignAction::Report { campaign_id } => c::report(&client, &campaign_id).await?,
+    };
+    Ok(out)
 }

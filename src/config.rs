@@ -138,6 +138,13 @@ pub struct TextArgs {
         default_value = "smollm2-135m-instruct"
     )]
     pub text_model: String,
+    /// An adforge (or OpenAI-compatible) server whose text model the planner uses when this
+    /// process loads none, e.g. http://gpu-host:8080.
+    #[arg(long, env = "ADFORGE_INFERENCE_URL")]
+    pub inference_url: Option<String>,
+    /// The API key for `--inference-url`.
+    #[arg(long, env = "ADFORGE_INFERENCE_KEY", hide_env_values = true)]
+    pub inference_key: Option<Secret>,
     /// Longest prompt plus completion, in tokens (at most the model's own context).
     #[arg(long, env = "ADFORGE_MAX_CONTEXT", default_value_t = 4096)]
     pub max_context: usize,
@@ -235,6 +242,9 @@ pub struct HttpArgs {
     /// printed once on first start.
     #[arg(long, env = "ADFORGE_API_KEY", hide_env_values = true)]
     pub api_key: Option<Secret>,
+    /// The built dashboard (`web/`'s static export), served at `/` when it is there.
+    #[arg(long, env = "ADFORGE_WEB_DIR", default_value = "web/out")]
+    pub web_dir: std::path::PathBuf,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ADFORGE_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -244,6 +254,11 @@ pub struct HttpArgs {
     /// Largest job payload accepted, in bytes of JSON.
     #[arg(long, env = "ADFORGE_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
     pub max_payload_bytes: usize,
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookSecrets,
+    /// Where the ad platforms' APIs are (tests and proxies point these elsewhere).
+    #[command(flatten)]
+    pub platforms: crate::jobs::platform_clients::PlatformEndpoints,
     #[command(flatten)]
     pub auth: AuthArgs,
 }

@@ -8,6 +8,7 @@
 //! - [`jobs`]: the job queue (embedded or Redis Streams), workers, leases, the reconciler.
 //! - [`store`]: every SQL statement (SQLite by default, PostgreSQL by URL).
 //! - [`auth`], [`config`], [`telemetry`]: keys, settings, logs and metrics.
+//! - [`events`]: updates out (stored window, fan-out); [`webhooks`]: deliveries in (signatures).
 //! - [`app`]: wiring the parts into the `serve` and `worker` roles.
 //! - [`bench`]: `adforge bench`, load over HTTP against a running server; [`bench_image`] and
 //!   [`bench_video`]: the image and video paths in process, beside their peers.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_image;
 pub mod bench_video;
+pub mod campaign_cli;
 pub mod config;
 pub mod engine;
 pub mod events;
@@ -28,3 +30,4 @@ pub mod render_batch;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

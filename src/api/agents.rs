@@ -102,12 +102,16 @@ impl PlanRequest {
             )));
         }
         if self.platforms.is_empty() || self.platforms.len() > 4 {
-            return Err(ApiError::bad_request("platforms: 1 to 4 platforms are required"));
+            return Err(ApiError::bad_request(
+                "platforms: 1 to 4 platforms are required",
+            ));
         }
         for (i, p) in self.platforms.iter().enumerate() {
             one_of(&format!("platforms[{i}]"), p, PLATFORMS)?;
             if self.platforms[..i].contains(p) {
-                return Err(ApiError::bad_request(format!("platforms[{i}]: `{p}` is listed twice")));
+                return Err(ApiError::bad_request(format!(
+                    "platforms[{i}]: `{p}` is listed twice"
+                )));
             }
         }
         let daily = total.0 / days;
@@ -143,10 +147,14 @@ impl PlanRequest {
         if let (Some(lo), Some(hi)) = (self.age_min, self.age_max)
             && lo > hi
         {
-            return Err(ApiError::bad_request(format!("age_max: {hi} is under age_min {lo}")));
+            return Err(ApiError::bad_request(format!(
+                "age_max: {hi} is under age_min {lo}"
+            )));
         }
         if self.age_min.is_some_and(|a| a < 13) || self.age_max.is_some_and(|a| a > 65) {
-            return Err(ApiError::bad_request("age_min/age_max: ages run from 13 to 65"));
+            return Err(ApiError::bad_request(
+                "age_min/age_max: ages run from 13 to 65",
+            ));
         }
         let landing = text("landing_url", &self.landing_url, 8, 2000)?;
         if !(landing.starts_with("https://") || landing.starts_with("http://")) {
@@ -201,8 +209,10 @@ pub async fn plan(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"job_id": submitted.job.id, "status_url": format!("/api/jobs/{}", submitted.job.id),
-            "seed": brief.seed})),
+        Json(
+            json!({"job_id": submitted.job.id, "status_url": format!("/api/jobs/{}", submitted.job.id),
+            "seed": brief.seed}),
+        ),
     ))
 }
 
@@ -230,10 +240,12 @@ pub async fn read_plan(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("campaign {id} has no plan")))?;
     let ad_sets = state.store.list_ad_sets(&principal.owner_id, &id).await?;
-    Ok(Json(json!({"campaign_id": id, "plan": plan, "ad_sets": ad_sets.iter().map(|a| json!({
+    Ok(Json(
+        json!({"campaign_id": id, "plan": plan, "ad_sets": ad_sets.iter().map(|a| json!({
         "id": a.id, "platform": a.platform, "name": a.name, "targeting": a.targeting,
         "daily_budget_micros": a.daily_budget_micros, "status": a.status, "version": a.version
-    })).collect::<Vec<_>>()})))
+    })).collect::<Vec<_>>()}),
+    ))
 }
 
 /// Every agent run of a campaign (planner, optimizer) with its recorded tool calls.
@@ -246,7 +258,10 @@ pub async fn runs(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     campaign_of(&state, &principal.owner_id, &id).await?;
-    let runs = state.store.list_agent_runs(&principal.owner_id, &id).await?;
+    let runs = state
+        .store
+        .list_agent_runs(&principal.owner_id, &id)
+        .await?;
     Ok(Json(json!({"runs": runs.iter().map(|r| json!({
         "id": r.id, "agent": r.agent, "seed": r.seed, "status": r.status, "input": r.input,
         "trace": r.trace, "output": r.output, "error": r.error, "created_at": r.created_at
@@ -286,19 +301,25 @@ pub async fn run_optimizer(
     let mut policy = OptimizerPolicy::default();
     if let Some(d) = body.min_days {
         if !(1..=90).contains(&d) {
-            return Err(ApiError::bad_request(format!("min_days: {d} is outside 1..=90")));
+            return Err(ApiError::bad_request(format!(
+                "min_days: {d} is outside 1..=90"
+            )));
         }
         policy.min_days = d;
     }
     if let Some(s) = body.min_spend {
         if !(s.is_finite() && s >= 0.0) {
-            return Err(ApiError::bad_request("min_spend: must be a finite number, 0 or more"));
+            return Err(ApiError::bad_request(
+                "min_spend: must be a finite number, 0 or more",
+            ));
         }
         policy.min_spend = s;
     }
     if let Some(p) = body.pause_below {
         if !(0.0..=0.5).contains(&p) {
-            return Err(ApiError::bad_request(format!("pause_below: {p} is outside 0..=0.5")));
+            return Err(ApiError::bad_request(format!(
+                "pause_below: {p} is outside 0..=0.5"
+            )));
         }
         policy.pause_below = p;
     }
@@ -308,8 +329,10 @@ pub async fn run_optimizer(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"run": {"id": run.id, "trace": run.trace, "output": run.output},
-            "actions": actions.iter().map(action_view).collect::<Vec<_>>()})),
+        Json(
+            json!({"run": {"id": run.id, "trace": run.trace, "output": run.output},
+            "actions": actions.iter().map(action_view).collect::<Vec<_>>()}),
+        ),
     ))
 }
 
@@ -339,7 +362,9 @@ pub async fn actions(
         .store
         .list_actions(&principal.owner_id, &id, query.status.as_deref())
         .await?;
-    Ok(Json(json!({"actions": rows.iter().map(action_view).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"actions": rows.iter().map(action_view).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn proposed(state: &AppState, owner: &str, id: &str) -> Result<ActionRow, ApiError> {
@@ -387,7 +412,13 @@ pub async fn reject(
     let action = proposed(&state, &principal.owner_id, &id).await?;
     state
         .store
-        .decide_action(&principal.owner_id, &action.id, "rejected", None, crate::store::now_ms())
+        .decide_action(
+            &principal.owner_id,
+            &action.id,
+            "rejected",
+            None,
+            crate::store::now_ms(),
+        )
         .await?;
     let row = state
         .store
@@ -422,5 +453,7 @@ pub async fn policy(
     {
         return Err(ApiError::NotFound(format!("no campaign {id:?}")));
     }
-    Ok(Json(json!({"campaign_id": id, "auto_apply": body.auto_apply})))
+    Ok(Json(
+        json!({"campaign_id": id, "auto_apply": body.auto_apply}),
+    ))
 }

@@ -1,4 +1,6 @@
 //! `POST /api/analytics/experiments` records an experiment's counts against a campaign;
+//! `POST /api/campaigns/{id}/experiment` records one from the campaign's synced metrics (its
+//! creatives on a platform as the arms);
 //! `GET /api/analytics/campaigns/{id}` summarises the campaign's experiments: every statistic
 //! of each (as `/api/analytics/abtest`), the always-valid sequential p-value when daily counts
 //! were given, a verdict, and a narrative whose numbers all come from code
@@ -25,6 +27,7 @@ use crate::store::now_ms;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/analytics/experiments", post(record))
+        .route("/api/campaigns/{id}/experiment", post(from_metrics))
         .route(
             "/api/analytics/campaigns/{campaign_id}",
             get(campaign_summary),
@@ -127,13 +130,23 @@ pub async fn record(
     Auth(principal): Auth,
     ValidJson(body): ValidJson<ExperimentRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let recorded = store_experiment(&state, &principal.owner_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// Checks, computes and stores one experiment; what the routes answer.
+async fn store_experiment(
+    state: &AppState,
+    owner: &str,
+    body: &ExperimentRequest,
+) -> Result<Value, ApiError> {
     check_name("campaign_id", &body.campaign_id, 128)?;
     check_name("name", &body.name, 200)?;
     let statistics = compute(&body.test)?;
-    let sequential = sequential(&body)?;
+    let sequential = sequential(body)?;
     let count = state
         .store
-        .count_experiments(&principal.owner_id, &body.campaign_id)
+        .count_experiments(owner, &body.campaign_id)
         .await?;
     if count >= MAX_EXPERIMENTS_PER_CAMPAIGN {
         return Err(ApiError::Conflict {
@@ -146,23 +159,181 @@ pub async fn record(
     }
     let row = ExperimentRow {
         id: uuid::Uuid::now_v7().to_string(),
-        owner_id: principal.owner_id.clone(),
+        owner_id: owner.to_string(),
         campaign_id: body.campaign_id.clone(),
         name: body.name.clone(),
-        data: serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        data: serde_json::to_value(body).map_err(|e| ApiError::Internal(e.to_string()))?,
         created_at: now_ms(),
     };
     state.store.insert_experiment(&row).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "id": row.id,
-            "campaign_id": row.campaign_id,
-            "name": row.name,
-            "statistics": statistics,
-            "sequential_p_values": sequential,
-        })),
-    ))
+    Ok(json!({
+        "id": row.id,
+        "campaign_id": row.campaign_id,
+        "name": row.name,
+        "statistics": statistics,
+        "sequential_p_values": sequential,
+    }))
+}
+
+/// Which counts of the synced metrics an experiment compares.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricPair {
+    /// Conversions out of clicks.
+    #[default]
+    ConversionsPerClick,
+    /// Clicks out of impressions (CTR).
+    ClicksPerImpression,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FromMetrics {
+    /// The platform whose creatives are compared (default: the campaign's first).
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub metric: MetricPair,
+    /// Default: "creatives on PLATFORM (METRIC)".
+    pub name: Option<String>,
+}
+
+/// Records the campaign's creatives on one platform as an experiment, from the synced daily
+/// metrics: the oldest creative is the control, the others its variants; the counts after each
+/// day feed the sequential test. Answers as `POST /api/analytics/experiments` does.
+#[utoipa::path(post, path = "/api/campaigns/{id}/experiment", tag = "analytics",
+    params(("id" = String, Path)), request_body = FromMetrics,
+    responses((status = 201, description = "Recorded, with its statistics"),
+        (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn from_metrics(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<FromMetrics>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use crate::store::creatives::CreativeFilter;
+    use crate::store::orchestration::MetricFilter;
+    let owner = &principal.owner_id;
+    let campaign = state
+        .store
+        .get_campaign(owner, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no campaign {id:?}")))?;
+    let platform = body
+        .platform
+        .clone()
+        .or_else(|| campaign.platforms.first().cloned())
+        .unwrap_or_default();
+    if !campaign.platforms.contains(&platform) {
+        return Err(ApiError::bad_request(format!(
+            "platform: the campaign does not list `{platform}` (it lists {})",
+            campaign.platforms.join(", ")
+        )));
+    }
+    let mut creatives = state
+        .store
+        .list_creatives(
+            owner,
+            &CreativeFilter {
+                campaign_id: Some(id.clone()),
+                platform: Some(platform.clone()),
+                limit: 1000,
+                ..CreativeFilter::default()
+            },
+        )
+        .await?;
+    creatives.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    let rows = state
+        .store
+        .list_metrics(
+            owner,
+            &MetricFilter {
+                campaign_id: Some(id.clone()),
+                limit: 200_000,
+                ..MetricFilter::default()
+            },
+        )
+        .await?;
+    let rows: Vec<_> = rows.iter().filter(|r| r.platform == platform).collect();
+    let arms: Vec<&str> = creatives
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|c| rows.iter().any(|r| r.creative_id.as_deref() == Some(*c)))
+        .collect();
+    if arms.len() < 2 {
+        return Err(ApiError::bad_request(format!(
+            "platform: {} creatives on `{platform}` have synced metrics; an experiment needs 2 \
+             (deploy and sync first)",
+            arms.len()
+        )));
+    }
+    let mut days: Vec<&str> = rows.iter().map(|r| r.day.as_str()).collect();
+    days.sort_unstable();
+    days.dedup();
+    // Cumulative (successes, trials) per arm after each day.
+    let pair = |r: &crate::store::orchestration::MetricRow| match body.metric {
+        MetricPair::ConversionsPerClick => (
+            r.conversions.round().max(0.0) as u64,
+            r.clicks.max(0) as u64,
+        ),
+        MetricPair::ClicksPerImpression => (r.clicks.max(0) as u64, r.impressions.max(0) as u64),
+    };
+    let mut running = vec![
+        Counts {
+            conversions: 0,
+            users: 0
+        };
+        arms.len()
+    ];
+    let mut daily = Vec::with_capacity(days.len());
+    for day in &days {
+        for r in rows.iter().filter(|r| r.day == *day) {
+            let Some(i) = arms
+                .iter()
+                .position(|a| r.creative_id.as_deref() == Some(*a))
+            else {
+                continue;
+            };
+            let (s, t) = pair(r);
+            running[i].conversions += s;
+            running[i].users += t;
+        }
+        daily.push(DailyCounts {
+            control: running[0],
+            variants: running[1..].to_vec(),
+        });
+    }
+    let arm = |i: usize| crate::api::analytics::Arm {
+        name: creatives
+            .iter()
+            .find(|c| c.id == arms[i])
+            .map_or_else(|| arms[i].to_string(), |c| format!("{} ({})", c.name, c.id)),
+        conversions: running[i].conversions,
+        users: running[i].users,
+        values: None,
+    };
+    let metric = match body.metric {
+        MetricPair::ConversionsPerClick => "conversions per click",
+        MetricPair::ClicksPerImpression => "clicks per impression",
+    };
+    let request = ExperimentRequest {
+        campaign_id: id.clone(),
+        name: body
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("creatives on {platform} ({metric})")),
+        test: AbTestRequest {
+            control: arm(0),
+            variants: (1..arms.len()).map(arm).collect(),
+            confidence: None,
+            expected_split: None,
+            prior_alpha: None,
+            prior_beta: None,
+        },
+        daily,
+    };
+    let recorded = store_experiment(&state, owner, &request).await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -105,11 +105,27 @@ impl FromRequestParts<AppState> for Auth {
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim)
             .filter(|k| !k.is_empty());
-        let Some(presented) = presented else {
-            return Err(ApiError::Unauthorized(
-                "missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`".into(),
-            ));
+        let from_cookie = presented.is_none();
+        let presented = match presented {
+            Some(presented) => presented,
+            None => match session_cookie(headers) {
+                Some(token) => {
+                    csrf_guard(parts)?;
+                    token
+                }
+                None => {
+                    return Err(ApiError::Unauthorized(
+                        "missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"
+                            .into(),
+                    ));
+                }
+            },
         };
+        if from_cookie && !jwt::looks_like_jwt(presented) {
+            return Err(ApiError::Unauthorized(
+                "the session cookie is not a session token: sign in again".into(),
+            ));
+        }
         let (principal, caller) = if jwt::looks_like_jwt(presented) {
             let principal = session_principal(state, presented).await?;
             let caller = format!("user:{}", principal.user_id.as_deref().unwrap_or_default());
@@ -130,6 +146,48 @@ impl FromRequestParts<AppState> for Auth {
                 retry_after_secs: limited.retry_after_secs,
             })?;
         Ok(Self(principal))
+    }
+}
+
+/// The dashboard's session cookie (set by `/api/auth/login`, HttpOnly and SameSite=Strict).
+pub const SESSION_COOKIE: &str = "adforge_session";
+/// The header a cookie-authenticated request that changes something must carry (a page of
+/// another site cannot set it without a CORS preflight, which this server never grants).
+pub const CSRF_HEADER: &str = "x-requested-with";
+
+/// The session token in the `Cookie` header, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// A cookie-authenticated request other than GET/HEAD/OPTIONS must say `X-Requested-With:
+/// adforge`: a form or script of another site sends the cookie but not that header.
+fn csrf_guard(parts: &Parts) -> Result<(), ApiError> {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("adforge"));
+    if sent {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "X-Requested-With header: `adforge` is required on requests that change something \
+             when the session is a cookie (a guard against cross-site requests)"
+                .into(),
+        ))
     }
 }
 

@@ -1,7 +1,11 @@
-//! `/api/generate/*`: creatives from a product brief. `POST /api/generate/copy` answers with n
-//! ad-copy variants within the platform's character limits.
+//! `/api/generate*`: creatives from a product brief. `POST /api/generate` turns a campaign's
+//! brief into a whole creative set (a `creative.set` job: copy variants per platform, images at
+//! every format, a video per vertical format, stored as the campaign's creatives);
+//! `POST /api/generate/copy` answers with n ad-copy variants within a platform's limits.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,6 +15,8 @@ use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::engine::embed::EmbedError;
 use crate::engine::text::EngineError;
+use crate::jobs::SubmitRequest;
+use crate::jobs::creative_set::CreativeSetPayload;
 use crate::orchestrate::Platform;
 use crate::orchestrate::copy::{CopyBrief, CopyError, CopySet, generate_copy};
 
@@ -78,7 +84,81 @@ impl CopyRequest {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/generate/copy", post(generate_copy_route))
+    Router::new()
+        .route("/api/generate", post(generate_set))
+        .route("/api/generate/copy", post(generate_copy_route))
+}
+
+/// A campaign's whole creative set from its brief, as a `creative.set` job (202 with the job and
+/// its `Location`; follow it at `/api/jobs/{id}/events`). The campaign, the formats and every
+/// asset id are checked first: a refused request leaves no job. An `Idempotency-Key` header
+/// replays the first submission.
+#[utoipa::path(post, path = "/api/generate", tag = "generate", request_body = CreativeSetPayload,
+    responses((status = 202, description = "The creative-set job", body = super::jobs::JobView),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody), (status = 503, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn generate_set(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<CreativeSetPayload>,
+) -> Result<Response, ApiError> {
+    let owner = &principal.owner_id;
+    let campaign = state
+        .store
+        .get_campaign(owner, &body.campaign_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no campaign {:?}", body.campaign_id)))?;
+    body.check(&campaign.platforms)
+        .map_err(ApiError::bad_request)?;
+    for (field, id) in [
+        ("logo", &body.logo),
+        ("product_image", &body.product_image),
+        ("background_image", &body.background_image),
+    ] {
+        let Some(id) = id else { continue };
+        if state.assets.get(owner, id).await?.is_none() {
+            return Err(ApiError::bad_request(format!(
+                "{field}: no asset {id:?} (upload it with POST /api/assets)"
+            )));
+        }
+    }
+    let planned = state
+        .store
+        .campaign_plan(owner, &campaign.id)
+        .await?
+        .is_some();
+    if !planned && state.orchestrator.text.is_none() {
+        return Err(ApiError::ModelNotLoaded(
+            "campaign_id: the campaign has no plan to take copy from and no text model is loaded: \
+             install one with `adforge models pull smollm2-135m-instruct` (or give --inference-url) and restart"
+                .into(),
+        ));
+    }
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
+        })
+        .transpose()?;
+    let payload = serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    super::jobs::check_payload_size(&state, &payload, "body")?;
+    let submitted = state
+        .jobs
+        .submit(SubmitRequest {
+            owner_id: owner.clone(),
+            owner_is_admin: principal.is_admin,
+            kind: "creative.set".into(),
+            payload,
+            idempotency_key,
+            priority: 0,
+            max_attempts: None,
+        })
+        .await?;
+    Ok(super::jobs::accepted(submitted))
 }
 
 /// Ad copy for a platform: n distinct variants (headline, primary text, description, call to

@@ -4,12 +4,17 @@
 //! under one [`AppState`] with the cross-cutting layers: request ids, per-route metrics, a body
 //! size limit, a per-request timeout and panic recovery.
 
+mod agents;
 mod analytics;
 mod assets;
 mod campaigns;
 mod connections;
+mod creative_rows;
 mod creatives;
+mod dashboard;
+mod deployments;
 mod error;
+mod events;
 mod experiments;
 mod extract;
 mod generate;
@@ -22,6 +27,7 @@ mod openai;
 mod openapi;
 mod users;
 mod videos;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,6 +48,7 @@ use crate::jobs::JobService;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
+pub use dashboard::Dashboard;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use openapi::openapi_json;
 
@@ -80,12 +87,18 @@ pub struct AppState {
     pub upscale: crate::engine::image::UpscaleService,
     /// `/v1/*` without a key: only on loopback with no configured key.
     pub inference_open: bool,
+    /// The campaign loop: planner, deployments, syncs, optimizer.
+    pub orchestrator: std::sync::Arc<crate::jobs::campaign_loop::Orchestrator>,
     /// Updates out to `/api/events` subscribers.
     pub events: crate::events::EventBus,
+    /// The platforms' webhook secrets (a platform without one accepts no deliveries).
+    pub webhooks: crate::webhooks::WebhookSecrets,
     /// Fires when the server begins shutting down: event streams end so connections can close.
     pub shutdown: CancellationToken,
     /// Session keys, sealed-credential keys and rate limits.
     pub auth: crate::auth::AuthSettings,
+    /// The built dashboard served at `/`, if its folder is there.
+    pub dashboard: Option<Arc<Dashboard>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -98,19 +111,24 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(generations::router())
         .merge(creatives::router())
+        .merge(creative_rows::router())
         .merge(generate::router())
         .merge(analytics::router())
         .merge(mmm::router())
         .merge(experiments::router())
         .merge(assets::router())
         .merge(campaigns::router())
+        .merge(agents::router())
+        .merge(deployments::router())
         .merge(users::router())
         .merge(connections::router())
         .merge(videos::router())
         .merge(openai::router())
         .merge(images::router())
+        .merge(events::router())
+        .merge(webhooks::router())
         .merge(openapi::router())
-        .fallback(not_found)
+        .fallback(dashboard::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn_with_state(
@@ -149,14 +167,6 @@ pub async fn serve(
             token.cancel();
         })
         .await
-}
-
-async fn not_found(req: Request) -> ApiError {
-    ApiError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.uri().path()
-    ))
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {

@@ -7,8 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, analytics, assets, campaigns, connections, creatives, experiments, generate,
-    generations, health, images, jobs, mmm, openai, users, videos,
+    AppState, agents, analytics, assets, campaigns, connections, creative_rows, creatives,
+    deployments, events, experiments, generate, generations, health, images, jobs, mmm, openai,
+    users, videos, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -19,13 +20,17 @@ use super::{
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings, images::upscale,
         generations::generations, generations::edits, generations::capabilities,
         creatives::render,
-        generate::generate_copy_route, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
-        experiments::record, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content,
+        generate::generate_set, generate::generate_copy_route,
+        creative_rows::list, creative_rows::read, creative_rows::update, creative_rows::remove, creative_rows::regenerate, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
+        experiments::record, experiments::from_metrics, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content,
         videos::create, videos::content,
         campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,
+        agents::plan, agents::read_plan, agents::runs, agents::run_optimizer, agents::actions, agents::approve, agents::reject, agents::policy,
+        deployments::create, deployments::list, deployments::read, deployments::remove, deployments::sync, deployments::redeploy, deployments::pause, deployments::resume, deployments::metrics, deployments::report,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
-        users::login, users::setup, users::create_user, users::me, users::create_key, users::list_keys, users::revoke_key,
+        users::login, users::logout, users::setup, users::create_user, users::me, users::create_key, users::list_keys, users::revoke_key,
         connections::connect, connections::list, connections::remove,
+        events::events, webhooks::meta_handshake, webhooks::meta_delivery, webhooks::tiktok_delivery, webhooks::google_delivery,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
     modifiers(&ApiKeyAuth),
@@ -38,7 +43,9 @@ use super::{
          (name = "videos", description = "Video renders: specs or the ad template to MP4 per format"),
          (name = "inference", description = "OpenAI-compatible text generation and embeddings"),
          (name = "auth", description = "Sign-in, users and API keys"),
-         (name = "platforms", description = "Ad-platform connections, tokens sealed at rest"))
+         (name = "platforms", description = "Ad-platform connections, tokens sealed at rest"),
+         (name = "events", description = "Updates out as server-sent events, resumable by Last-Event-ID"),
+         (name = "webhooks", description = "Deliveries from the ad platforms, authenticated by signature"))
 )]
 struct ApiDoc;
 

@@ -1,10 +1,11 @@
 //! Sign-in and the keys of an owner: `/api/auth/login` (a session token for email and
-//! password), `/api/auth/setup` (the first admin, with the one-time setup token printed on
+//! password, also set as the dashboard's HttpOnly, SameSite=Strict cookie), `/api/auth/logout`, `/api/auth/setup` (the first admin, with the one-time setup token printed on
 //! start), `/api/users` (admins add users, each with an owner of its own unless told otherwise),
 //! `/api/users/me`, and `/api/keys` (API keys shown once, listed by prefix, revoked by id).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub const MAX_KEY_NAME_CHARS: usize = 100;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
         .route("/api/auth/setup", post(setup))
         .route("/api/users", post(create_user))
         .route("/api/users/me", get(me))
@@ -89,7 +91,7 @@ fn sign_in_error(err: SignInError) -> ApiError {
 pub async fn login(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     // Password guessing is held to the same limit per email as requests per caller.
     let email = req.email.trim().to_lowercase();
     state
@@ -103,12 +105,39 @@ pub async fn login(
     let session = users::login(&state.store, &state.auth, &req.email, &req.password)
         .await
         .map_err(sign_in_error)?;
-    Ok(Json(LoginResponse {
+    let max_age = (session.claims.exp - crate::store::now_ms() / 1000).max(0);
+    let cookie = session_cookie(&session.token, max_age);
+    let mut response = Json(LoginResponse {
         token: session.token,
         token_type: "Bearer",
         expires_at: session.claims.exp * 1000,
         user: session.user.into(),
-    }))
+    })
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// The `Set-Cookie` value of a session (or, with an empty token and 0, of its removal).
+fn session_cookie(token: &str, max_age_secs: i64) -> String {
+    format!(
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}",
+        super::extract::SESSION_COOKIE
+    )
+}
+
+/// Signs out of the dashboard: the session cookie is removed. (A session token is a signed,
+/// self-contained JWT: copies of it stay valid until they expire.)
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "The session cookie is cleared")))]
+pub async fn logout() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&session_cookie("", 0)) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::deploy::{
-    DeployError, DeployInput, Platforms, deploy, set_creative_delivery, sync_metrics,
-};
+use super::deploy::{DeployError, DeployInput, deploy, set_creative_delivery, sync_metrics};
+use super::platform_clients::Platforms;
 use super::{JobContext, JobError, JobHandler, JobService, SubmitRequest};
 use crate::events::EventBus;
 use crate::orchestrate::analytics::bandit::Observation;
@@ -49,11 +48,12 @@ impl Orchestrator {
         assets: AssetStore,
         events: EventBus,
         text: Option<TextBackend>,
+        platforms: Platforms,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             assets,
-            platforms: Platforms::default(),
+            platforms,
             events,
             text,
             jobs: OnceLock::new(),
@@ -382,7 +382,7 @@ impl Orchestrator {
             .get_campaign(&d.owner_id, &d.campaign_id)
             .await?
             .ok_or_else(|| DeployError::NotReady("campaign: it no longer exists".into()))?;
-        self.platforms.client(d, &campaign)
+        self.platforms.client(d, &campaign).await
     }
 }
 

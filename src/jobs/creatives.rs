@@ -325,7 +325,7 @@ impl CreativeRender {
             .put(
                 &ctx.job.owner_id,
                 &ctx.job.id,
-                PREVIEW_NAME,
+                &ctx.output_name(PREVIEW_NAME),
                 "image/png",
                 &png,
                 now_ms(),
@@ -395,6 +395,17 @@ impl JobHandler for CreativeRender {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let payload: RenderPayload = serde_json::from_value(ctx.job.payload.clone())
             .map_err(|e| JobError::Fatal(format!("payload: {e}")))?;
+        self.render(ctx, &payload).await
+    }
+}
+
+impl CreativeRender {
+    /// Renders `payload` as the job (or stage) `ctx`: the result a `creative.render` job has.
+    pub async fn render(
+        &self,
+        ctx: &JobContext,
+        payload: &RenderPayload,
+    ) -> Result<Value, JobError> {
         payload.check().map_err(JobError::Fatal)?;
         let owner = ctx.job.owner_id.clone();
         let seed = payload.seed.unwrap_or(0);
@@ -408,7 +419,7 @@ impl JobHandler for CreativeRender {
             seed,
         )
         .await?;
-        let chosen = self.background(ctx, &payload, &copy, seed).await?;
+        let chosen = self.background(ctx, payload, &copy, seed).await?;
         let product = match &payload.product_image {
             Some(id) => Some(ProductImage {
                 image: load_asset_image(&self.assets, &owner, id, "product_image").await?,
@@ -459,7 +470,7 @@ impl JobHandler for CreativeRender {
             })
             .await
             .map_err(|e| JobError::Fatal(format!("rendering {}: {e}", format.id)))??;
-            let name = format!("{}.{}", format.id, output.extension());
+            let name = ctx.output_name(&format!("{}.{}", format.id, output.extension()));
             let asset = self
                 .assets
                 .put(
@@ -477,7 +488,7 @@ impl JobHandler for CreativeRender {
                 .put(
                     &owner,
                     &ctx.job.id,
-                    &format!("{}-thumb.jpg", format.id),
+                    &ctx.output_name(&format!("{}-thumb.jpg", format.id)),
                     "image/jpeg",
                     &thumb,
                     now_ms(),

@@ -9,17 +9,13 @@
 //! The one window left is between the platform answering and the ledger write (a crash there);
 //! the names carry the local id (`... [adforge:ID]`) so such an orphan can be found by hand.
 //!
-//! The sandbox platform is kept in memory, one per deployment, seeded from the deployment id:
-//! its simulated days survive as long as the process (a restart loses them; redeploy).
+//! Which client a deployment talks through (the sandbox, or a connected account's REST client)
+//! is [`super::platform_clients`]' business.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use time::Date;
 
-use crate::orchestrate::platforms::sandbox::SandboxPlatform;
 use crate::orchestrate::platforms::{
     AdCopy, AdPlatform, AdSetSpec, AdSpec, AssetRef, Budget, CallToAction, CampaignSpec,
     CreativeSpec, DateRange, DeliveryStatus, Micros, ObjectKind, Objective, PlatformError,
@@ -50,59 +46,6 @@ impl DeployError {
             DeployError::Platform(e) => e.is_retryable(),
             DeployError::Store(e) => e.is_unavailable(),
             DeployError::NotReady(_) => false,
-        }
-    }
-}
-
-/// The platform clients of this process: one in-memory sandbox per deployment.
-#[derive(Default)]
-pub struct Platforms {
-    sandboxes: Mutex<HashMap<String, Arc<SandboxPlatform>>>,
-}
-
-impl Platforms {
-    /// The sandbox of a deployment, made on first use (first day: the campaign's start).
-    pub fn sandbox(
-        &self,
-        deployment_id: &str,
-        first_day: Date,
-    ) -> Result<Arc<SandboxPlatform>, PlatformError> {
-        let mut map = self
-            .sandboxes
-            .lock()
-            .map_err(|_| PlatformError::Transient {
-                message: "sandbox registry poisoned".into(),
-            })?;
-        if let Some(found) = map.get(deployment_id) {
-            return Ok(found.clone());
-        }
-        let digest = Sha256::digest(deployment_id.as_bytes());
-        let seed = u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]));
-        let sandbox = Arc::new(SandboxPlatform::new(seed, first_day)?);
-        map.insert(deployment_id.to_string(), sandbox.clone());
-        Ok(sandbox)
-    }
-
-    /// The existing sandbox of a deployment, if this process made one.
-    pub fn existing_sandbox(&self, deployment_id: &str) -> Option<Arc<SandboxPlatform>> {
-        self.sandboxes.lock().ok()?.get(deployment_id).cloned()
-    }
-
-    /// The client for a deployment's platform.
-    pub fn client(
-        &self,
-        deployment: &DeploymentRow,
-        campaign: &CampaignRow,
-    ) -> Result<Arc<dyn AdPlatform>, DeployError> {
-        match deployment.platform.as_str() {
-            "sandbox" => {
-                let first = parse_iso_date(&campaign.start_date)?;
-                Ok(self.sandbox(&deployment.id, first)?)
-            }
-            other => Err(DeployError::NotReady(format!(
-                "platform: `{other}` needs a connection with credentials \
-                 (POST /api/platforms/{other}/connections); this server has none for it"
-            ))),
         }
     }
 }

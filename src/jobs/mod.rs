@@ -13,10 +13,12 @@
 
 pub mod analytics;
 pub mod campaign_loop;
+pub mod creative_set;
 pub mod creatives;
 pub mod deploy;
 pub mod embedded;
 pub mod kinds;
+pub mod platform_clients;
 pub mod redis;
 mod service;
 pub mod video_gen;

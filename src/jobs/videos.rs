@@ -303,9 +303,20 @@ impl JobHandler for VideoRender {
     async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let payload: VideoPayload = serde_json::from_value(ctx.job.payload.clone())
             .map_err(|e| JobError::Fatal(format!("payload: {e}")))?;
+        self.render(ctx, &payload).await
+    }
+}
+
+impl VideoRender {
+    /// Renders `payload` as the job (or stage) `ctx`: the result a `video.render` job has.
+    pub async fn render(
+        &self,
+        ctx: &JobContext,
+        payload: &VideoPayload,
+    ) -> Result<Value, JobError> {
         let valid = payload.check(self.max_frames).map_err(JobError::Fatal)?;
         if let Some(generate) = &payload.generate {
-            return self.generate(ctx, &payload, generate, &valid).await;
+            return self.generate(ctx, payload, generate, &valid).await;
         }
         let mut copy_used = None;
         let spec = match valid.spec.clone() {
@@ -351,12 +362,12 @@ impl VideoRender {
         for attempt in 1..ctx.job.attempts {
             let earlier = self
                 .assets
-                .scratch_dir(&format!("{}-{attempt}", ctx.job.id));
+                .scratch_dir(&ctx.output_name(&format!("{}-{attempt}", ctx.job.id)));
             let _ = tokio::fs::remove_dir_all(earlier).await;
         }
         let scratch = self
             .assets
-            .scratch_dir(&format!("{}-{}", ctx.job.id, ctx.job.attempts));
+            .scratch_dir(&ctx.output_name(&format!("{}-{}", ctx.job.id, ctx.job.attempts)));
         tokio::fs::create_dir_all(&scratch)
             .await
             .map_err(|e| JobError::Retryable(format!("creating {}: {e}", scratch.display())))?;
@@ -548,6 +559,7 @@ impl VideoRender {
     ) -> Result<RenderedVideo, JobError> {
         let (owner, job) = (&ctx.job.owner_id, &ctx.job.id);
         let put = |name: String, content_type: &'static str, path: PathBuf| async move {
+            let name = ctx.output_name(&name);
             self.assets
                 .put_file(owner, job, &name, content_type, &path, now_ms())
                 .await

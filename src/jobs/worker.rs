@@ -33,6 +33,11 @@ pub struct JobContext {
     pub job: JobRow,
     store: Store,
     cancel: CancellationToken,
+    /// Prefix of the names this work stores its outputs under: empty for a whole job,
+    /// `TAG.` for a stage of a larger one (see [`JobContext::stage`]).
+    prefix: String,
+    /// The slice of the job's progress this context reports into.
+    span: (f64, f64),
 }
 
 impl JobContext {
@@ -50,6 +55,7 @@ impl JobContext {
         } else {
             0.0
         };
+        let fraction = self.span.0 + (self.span.1 - self.span.0) * fraction;
         match self
             .store
             .update_progress(&self.job.id, self.job.attempts, fraction, message, now_ms())
@@ -62,6 +68,29 @@ impl JobContext {
             }
             Err(e) => Err(JobError::Retryable(format!("recording progress: {e}"))),
         }
+    }
+
+    /// A stage of this job, for a handler that runs another kind's work as part of its own:
+    /// the stage's progress 0..1 fills `span` of the job's, and the names it stores outputs
+    /// under start with `tag.` (so two stages never write the same asset). Same row, same
+    /// fence, same cancellation.
+    pub fn stage(&self, tag: &str, span: (f64, f64)) -> JobContext {
+        let width = self.span.1 - self.span.0;
+        JobContext {
+            job: self.job.clone(),
+            store: self.store.clone(),
+            cancel: self.cancel.clone(),
+            prefix: format!("{}{tag}.", self.prefix),
+            span: (
+                self.span.0 + width * span.0.clamp(0.0, 1.0),
+                self.span.0 + width * span.1.clamp(0.0, 1.0),
+            ),
+        }
+    }
+
+    /// The name an output called `name` is stored under (the stage's prefix added).
+    pub fn output_name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
     }
 
     /// Runs `work` on a blocking thread. What it passes to its reporter (fraction, message)
@@ -250,6 +279,8 @@ impl Worker {
             job,
             store: self.store.clone(),
             cancel: cancel.clone(),
+            prefix: String::new(),
+            span: (0.0, 1.0),
         };
         // The lease keeper runs inside this future, not as a task of its own: if the worker
         // dies, its lease dies with it and the job is reclaimed.

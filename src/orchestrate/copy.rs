@@ -177,6 +177,8 @@ pub enum CopyError {
     Prompt(#[from] LoadError),
     #[error("compiling the copy schema: {0}")]
     Schema(#[from] GrammarError),
+    #[error(transparent)]
+    Remote(#[from] super::llm::LlmError),
 }
 
 /// Two variants closer than this (cosine of their headline + primary text embeddings) are
@@ -304,6 +306,52 @@ pub async fn generate_copy(
         } else {
             Dedupe::Exact
         },
+        seed: brief.seed,
+    })
+}
+
+/// Copy variants from whichever text model the orchestration layer has: this process's engine
+/// ([`generate_copy`], embedding dedupe when `embed` is loaded), or a remote server asked for one
+/// variant at a time under the same schema (seeds `seed`, `seed + 1`, ...; exact dedupe), so
+/// the campaign loop can run on a machine without models.
+pub async fn copy_variants(
+    text: &super::llm::TextBackend,
+    embed: Option<&EmbedService>,
+    brief: &CopyBrief,
+) -> Result<CopySet, CopyError> {
+    use super::llm::{LlmError, TextBackend};
+    if let TextBackend::Local(service) = text {
+        return generate_copy(service, embed, brief).await;
+    }
+    let limits = CopyLimits::of(brief.platform);
+    let schema = limits.schema();
+    let messages = prompt(brief, &limits);
+    let mut kept: Vec<CopyVariant> = Vec::new();
+    let mut generated = 0;
+    for i in 0..brief.n * MAX_ROUNDS {
+        if kept.len() == brief.n {
+            break;
+        }
+        generated += 1;
+        let seed = brief.seed.wrapping_add(i as u64);
+        let answer = match text.json(&messages, &schema, seed, MAX_TOKENS).await {
+            Ok(answer) => answer,
+            Err(LlmError::Unfinished | LlmError::BadJson(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(variant) = serde_json::from_value::<CopyVariant>(answer) else {
+            continue;
+        };
+        if !kept.iter().any(|k| normalised(k) == normalised(&variant)) {
+            kept.push(variant);
+        }
+    }
+    Ok(CopySet {
+        duplicates_removed: generated - kept.len(),
+        generated,
+        variants: kept,
+        limits,
+        dedupe: Dedupe::Exact,
         seed: brief.seed,
     })
 }

@@ -178,6 +178,55 @@ fn check_words(words: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The lists' names, lower-cased, in order.
+fn names(words: &Value, list: &str) -> Vec<String> {
+    words[list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            item["name"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
+        .collect()
+}
+
+/// Two concepts (or audiences) under one name cannot be told apart in a report: the model is
+/// asked to fix it while repairs remain.
+fn check_distinct(words: &Value) -> Result<(), String> {
+    for list in ["concepts", "audiences"] {
+        let names = names(words, list);
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(format!(
+                    "{list}[{i}].name: `{name}` is used twice; give each its own name"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After the last repair, a repeated name gets a number (" 2", " 3") so every name is distinct.
+fn make_distinct(words: &mut Value) {
+    for list in ["concepts", "audiences"] {
+        let lower = names(words, list);
+        let Some(items) = words[list].as_array_mut() else {
+            continue;
+        };
+        for (i, item) in items.iter_mut().enumerate() {
+            let repeats = lower[..i].iter().filter(|n| **n == lower[i]).count();
+            if repeats > 0 {
+                let name = item["name"].as_str().unwrap_or_default().trim().to_string();
+                item["name"] = json!(format!("{name} {}", repeats + 1));
+            }
+        }
+    }
+}
+
 /// Splits `daily_micros` over the platforms: weights from past conversions per spend (each
 /// platform's rate shrunk toward the pooled rate with the weight of 100 units of spend; equal
 /// weights without history), every platform at least its minimum, rounded to whole minor units
@@ -296,7 +345,14 @@ pub async fn plan(
                 400,
             )
             .await?;
-        match check_words(&words) {
+        let checked = check_words(&words).and_then(|()| {
+            if attempt < MAX_REPAIRS {
+                check_distinct(&words)
+            } else {
+                Ok(())
+            }
+        });
+        match checked {
             Ok(()) => break,
             Err(problem) if attempt < MAX_REPAIRS => {
                 messages.push(ChatMessage {
@@ -310,6 +366,7 @@ pub async fn plan(
             Err(problem) => return Err(PlanError::Invalid(problem)),
         }
     }
+    make_distinct(&mut words);
 
     // The tool loop.
     let mut state = ToolState::default();
@@ -724,6 +781,20 @@ pub fn validate(plan: &Value, brief: &PlanBrief) -> Result<(), PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_names_are_asked_again_then_numbered() {
+        let mut words = json!({"campaign_name": "Cold brew",
+            "concepts": [{"name": "Morning", "angle": "calm"}, {"name": "morning ", "angle": "fast"}],
+            "audiences": [{"name": "Commuters", "description": "people on trains"}]});
+        assert!(check_words(&words).is_ok());
+        let problem = check_distinct(&words).unwrap_err();
+        assert!(problem.starts_with("concepts[1].name"), "{problem}");
+        make_distinct(&mut words);
+        assert_eq!(words["concepts"][0]["name"], "Morning");
+        assert_eq!(words["concepts"][1]["name"], "morning 2");
+        assert!(check_distinct(&words).is_ok());
+    }
 
     #[test]
     fn splits_sum_exactly_and_keep_minimums() {

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod campaigns;
 pub mod connections;
 pub mod creatives;
+pub mod events;
 pub mod experiments;
 mod jobs;
 mod keys;
@@ -115,6 +116,8 @@ impl Default for StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: the URL, for connections outside the pool (LISTEN). Never printed.
+    postgres_url: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -165,7 +168,12 @@ impl Store {
             });
         }
         let pool = pool.connect_with(connect).await?;
-        Ok(Self { pool, backend })
+        let postgres_url = (backend == Backend::Postgres).then(|| url.as_str().into());
+        Ok(Self {
+            pool,
+            backend,
+            postgres_url,
+        })
     }
 
     /// The default database of a data dir: `DATA_DIR/adforge.db`.
@@ -202,6 +210,11 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The PostgreSQL URL this store connected with (secret: do not log it).
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -456,12 +456,19 @@ pub struct TestServer {
     pub admin_key: String,
     pub store: Store,
     pub client: reqwest::Client,
+    /// The server's event bus (publish here to reach its `/api/events` streams).
+    pub events: adforge::events::EventBus,
+    /// The campaign loop of the server (its sandboxes, for tests that read hidden rates).
+    pub orchestrator: Arc<adforge::jobs::campaign_loop::Orchestrator>,
     stop: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub const TEST_ADMIN_KEY: &str = "adf_test-admin-key-0123456789abcdef";
 pub const TEST_MAX_BODY: usize = 8 * 1024;
+/// The test server's webhook secrets: (Meta app secret, Meta verify token, TikTok, Google).
+pub const TEST_WEBHOOK_SECRETS: [&str; 4] =
+    ["meta-app-secret", "meta-verify", "tt-secret", "g-token"];
 /// The test server's cap on a video's frames.
 pub const TEST_MAX_VIDEO_FRAMES: u64 = 1_200;
 
@@ -552,6 +559,41 @@ impl TestServer {
         Self::start_full(store, queue, None, None, Default::default(), true, auth).await
     }
 
+    /// With a text model and the ad platforms' APIs at `endpoints` (local mock servers).
+    pub async fn start_with_endpoints(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        text: Option<adforge::engine::text::TextService>,
+        endpoints: adforge::jobs::platform_clients::PlatformEndpoints,
+    ) -> Self {
+        Self::start_options(
+            store,
+            queue,
+            (text, None, Default::default()),
+            true,
+            test_auth(TEST_RATE_LIMIT),
+            (endpoints, None),
+        )
+        .await
+    }
+
+    /// Serving the dashboard build in `web_dir`.
+    pub async fn start_with_dashboard(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        web_dir: &Path,
+    ) -> Self {
+        Self::start_options(
+            store,
+            queue,
+            (None, None, Default::default()),
+            true,
+            test_auth(TEST_RATE_LIMIT),
+            (Default::default(), Some(web_dir.to_path_buf())),
+        )
+        .await
+    }
+
     async fn start_full(
         store: Store,
         queue: Arc<dyn JobQueue>,
@@ -560,6 +602,32 @@ impl TestServer {
         image: adforge::engine::image::engine::ImageEngines,
         inference_open: bool,
         auth: adforge::auth::AuthSettings,
+    ) -> Self {
+        Self::start_options(
+            store,
+            queue,
+            (text, embed, image),
+            inference_open,
+            auth,
+            (Default::default(), None),
+        )
+        .await
+    }
+
+    async fn start_options(
+        store: Store,
+        queue: Arc<dyn JobQueue>,
+        (text, embed, image): (
+            Option<adforge::engine::text::TextService>,
+            Option<adforge::engine::embed::EmbedService>,
+            adforge::engine::image::engine::ImageEngines,
+        ),
+        inference_open: bool,
+        auth: adforge::auth::AuthSettings,
+        (endpoints, web_dir): (
+            adforge::jobs::platform_clients::PlatformEndpoints,
+            Option<std::path::PathBuf>,
+        ),
     ) -> Self {
         use adforge::api::{AppState, Limits};
         use adforge::engine::{ModelRegistry, device};
@@ -581,21 +649,23 @@ impl TestServer {
         let compositor = Arc::new(adforge::media::compositor::Compositor::new(
             adforge::media::compositor::FontLibrary::bundled(),
         ));
-        registry.register(Arc::new(adforge::jobs::creatives::CreativeRender {
+        let render = Arc::new(adforge::jobs::creatives::CreativeRender {
             assets: assets.clone(),
             compositor: compositor.clone(),
             images: image.clone(),
             text: text.clone(),
-        }));
+        });
+        registry.register(render.clone());
         let rife = model_cache().join("rife-3.9");
-        registry.register(Arc::new(adforge::jobs::videos::VideoRender {
+        let video = Arc::new(adforge::jobs::videos::VideoRender {
             assets: assets.clone(),
             images: image.clone(),
             compositor: compositor.clone(),
             text: text.clone(),
             rife_dir: rife.exists().then_some(rife),
             max_frames: TEST_MAX_VIDEO_FRAMES,
-        }));
+        });
+        registry.register(video.clone());
         adforge::auth::bootstrap_admin_key(
             &store,
             Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)),
@@ -603,15 +673,43 @@ impl TestServer {
         .await
         .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();
+        let events = adforge::events::EventBus::new(store.clone());
+        let orchestrator = adforge::jobs::campaign_loop::Orchestrator::new(
+            store.clone(),
+            assets.clone(),
+            events.clone(),
+            text.clone()
+                .map(adforge::orchestrate::llm::TextBackend::Local),
+            adforge::jobs::platform_clients::Platforms::new(Some(
+                adforge::jobs::platform_clients::Connected::new(
+                    store.clone(),
+                    auth.secrets.clone(),
+                    endpoints,
+                ),
+            )),
+        );
+        orchestrator.register(&mut registry);
+        registry.register(Arc::new(adforge::jobs::creative_set::CreativeSet {
+            store: store.clone(),
+            events: events.clone(),
+            render,
+            video,
+            text: orchestrator.text.clone(),
+            embed: embed.clone(),
+        }));
+        let jobs = adforge::jobs::JobService::new(
+            store.clone(),
+            queue.clone(),
+            registry.clone(),
+            settings.clone(),
+        );
+        let _ = orchestrator.jobs.set(jobs.clone());
+        let secret = |i: usize| Some(adforge::config::Secret::new(TEST_WEBHOOK_SECRETS[i]));
         let state = AppState {
             store: store.clone(),
             assets,
-            jobs: adforge::jobs::JobService::new(
-                store.clone(),
-                queue.clone(),
-                registry.clone(),
-                settings.clone(),
-            ),
+            jobs,
+            orchestrator: orchestrator.clone(),
             models,
             device: Arc::new(device::select(device::DevicePreference::Cpu).unwrap()),
             metrics: Arc::default(),
@@ -638,9 +736,16 @@ impl TestServer {
             ),
             embed,
             inference_open,
-            events: adforge::events::EventBus::new(store.clone()),
+            events: events.clone(),
+            webhooks: adforge::webhooks::WebhookSecrets {
+                meta_app_secret: secret(0),
+                meta_verify_token: secret(1),
+                tiktok_webhook_secret: secret(2),
+                google_webhook_token: secret(3),
+            },
             shutdown: stop.child_token(),
             auth,
+            dashboard: web_dir.and_then(|dir| adforge::api::Dashboard::open(&dir)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -673,6 +778,8 @@ impl TestServer {
             admin_key: TEST_ADMIN_KEY.into(),
             store,
             client: reqwest::Client::new(),
+            events,
+            orchestrator,
             stop,
             tasks: vec![server, worker, reconciler],
         }

@@ -4,6 +4,7 @@
 //! paths: throttling retried, bounded attempts, auth not retried, error envelopes mapped.
 //! This file holds the mock server and the specs all three share; one file per platform.
 
+mod connected;
 mod google;
 mod meta;
 mod tiktok;

@@ -1,0 +1,315 @@
+//! The ad-platform client a deployment talks through.
+//!
+//! - `sandbox`: an in-memory simulator, one per deployment, seeded from the deployment id. Its
+//!   simulated days live as long as the process (a restart loses them; redeploy).
+//! - `meta`, `google`, `tiktok`: the REST client of the owner's newest connection to that
+//!   platform (`POST /api/platforms/{platform}/connections`), its tokens unsealed for the call
+//!   and never kept; a Google access token about to expire is refreshed (and stored sealed)
+//!   first. Base URLs and API versions come from [`PlatformEndpoints`], so a test or a proxy can
+//!   stand in for the real hosts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use time::Date;
+
+use super::deploy::DeployError;
+use crate::auth::{GoogleOAuth, SecretBox, google_refresh};
+use crate::config::Secret;
+use crate::orchestrate::platforms::google::{GoogleClient, GoogleConfig};
+use crate::orchestrate::platforms::http::BackoffPolicy;
+use crate::orchestrate::platforms::meta::{MetaClient, MetaConfig};
+use crate::orchestrate::platforms::money::Currency;
+use crate::orchestrate::platforms::sandbox::SandboxPlatform;
+use crate::orchestrate::platforms::tiktok::{TikTokClient, TikTokConfig};
+use crate::orchestrate::platforms::{AdPlatform, PlatformError, parse_iso_date};
+use crate::store::campaigns::CampaignRow;
+use crate::store::orchestration::DeploymentRow;
+use crate::store::{ConnectionRow, Store};
+
+/// Where the platforms' APIs are, and the OAuth client that refreshes Google tokens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformEndpoints {
+    /// Meta Graph API host.
+    #[arg(
+        long,
+        env = "ADFORGE_META_BASE_URL",
+        default_value = "https://graph.facebook.com"
+    )]
+    pub meta_base_url: String,
+    /// Meta's host for video uploads.
+    #[arg(
+        long,
+        env = "ADFORGE_META_VIDEO_BASE_URL",
+        default_value = "https://graph-video.facebook.com"
+    )]
+    pub meta_video_base_url: String,
+    #[arg(long, env = "ADFORGE_META_API_VERSION", default_value = "v23.0")]
+    pub meta_api_version: String,
+    /// The Meta `actions` entry counted as a conversion (its `action_values` as revenue).
+    #[arg(
+        long,
+        env = "ADFORGE_META_CONVERSION_ACTION",
+        default_value = "purchase"
+    )]
+    pub meta_conversion_action: String,
+    #[arg(
+        long,
+        env = "ADFORGE_GOOGLE_ADS_BASE_URL",
+        default_value = "https://googleads.googleapis.com"
+    )]
+    pub google_ads_base_url: String,
+    #[arg(long, env = "ADFORGE_GOOGLE_ADS_API_VERSION", default_value = "v21")]
+    pub google_ads_api_version: String,
+    #[arg(
+        long,
+        env = "ADFORGE_GOOGLE_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub google_token_url: String,
+    /// The OAuth client that refreshes Google access tokens.
+    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<Secret>,
+    #[arg(
+        long,
+        env = "ADFORGE_TIKTOK_BASE_URL",
+        default_value = "https://business-api.tiktok.com"
+    )]
+    pub tiktok_base_url: String,
+    #[arg(long, env = "ADFORGE_TIKTOK_API_VERSION", default_value = "v1.3")]
+    pub tiktok_api_version: String,
+}
+
+impl Default for PlatformEndpoints {
+    fn default() -> Self {
+        Self {
+            meta_base_url: "https://graph.facebook.com".into(),
+            meta_video_base_url: "https://graph-video.facebook.com".into(),
+            meta_api_version: "v23.0".into(),
+            meta_conversion_action: "purchase".into(),
+            google_ads_base_url: "https://googleads.googleapis.com".into(),
+            google_ads_api_version: "v21".into(),
+            google_token_url: "https://oauth2.googleapis.com/token".into(),
+            google_client_id: None,
+            google_client_secret: None,
+            tiktok_base_url: "https://business-api.tiktok.com".into(),
+            tiktok_api_version: "v1.3".into(),
+        }
+    }
+}
+
+/// What a process needs to reach connected ad accounts.
+pub struct Connected {
+    pub store: Store,
+    pub secrets: Arc<SecretBox>,
+    pub endpoints: PlatformEndpoints,
+    pub backoff: BackoffPolicy,
+    http: reqwest::Client,
+}
+
+impl Connected {
+    pub fn new(store: Store, secrets: Arc<SecretBox>, endpoints: PlatformEndpoints) -> Self {
+        Self {
+            store,
+            secrets,
+            endpoints,
+            backoff: BackoffPolicy::default(),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+/// The platform clients of this process.
+#[derive(Default)]
+pub struct Platforms {
+    sandboxes: Mutex<HashMap<String, Arc<SandboxPlatform>>>,
+    /// `None`: only the sandbox (a process with no sealed-credential keys).
+    connected: Option<Connected>,
+}
+
+fn seed_of(text: &str) -> u64 {
+    let digest = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+}
+
+fn not_ready(message: String) -> DeployError {
+    DeployError::NotReady(message)
+}
+
+impl Platforms {
+    pub fn new(connected: Option<Connected>) -> Self {
+        Self {
+            sandboxes: Mutex::default(),
+            connected,
+        }
+    }
+
+    /// The sandbox of a deployment, made on first use (first day: the campaign's start).
+    pub fn sandbox(
+        &self,
+        deployment_id: &str,
+        first_day: Date,
+    ) -> Result<Arc<SandboxPlatform>, PlatformError> {
+        let mut map = self
+            .sandboxes
+            .lock()
+            .map_err(|_| PlatformError::Transient {
+                message: "sandbox registry poisoned".into(),
+            })?;
+        if let Some(found) = map.get(deployment_id) {
+            return Ok(found.clone());
+        }
+        let sandbox = Arc::new(SandboxPlatform::new(seed_of(deployment_id), first_day)?);
+        map.insert(deployment_id.to_string(), sandbox.clone());
+        Ok(sandbox)
+    }
+
+    /// The existing sandbox of a deployment, if this process made one.
+    pub fn existing_sandbox(&self, deployment_id: &str) -> Option<Arc<SandboxPlatform>> {
+        self.sandboxes.lock().ok()?.get(deployment_id).cloned()
+    }
+
+    /// The client for a deployment's platform.
+    pub async fn client(
+        &self,
+        deployment: &DeploymentRow,
+        campaign: &CampaignRow,
+    ) -> Result<Arc<dyn AdPlatform>, DeployError> {
+        let platform = deployment.platform.as_str();
+        if platform == "sandbox" {
+            let first = parse_iso_date(&campaign.start_date)?;
+            return Ok(self.sandbox(&deployment.id, first)?);
+        }
+        let needs_connection = || {
+            not_ready(format!(
+                "platform: `{platform}` needs a connected account \
+                 (POST /api/platforms/{platform}/connections)"
+            ))
+        };
+        let connected = self.connected.as_ref().ok_or_else(needs_connection)?;
+        let row = connected
+            .store
+            .platform_connection(&deployment.owner_id, platform)
+            .await?
+            .ok_or_else(needs_connection)?;
+        if row.currency != campaign.currency {
+            return Err(not_ready(format!(
+                "currency: the campaign is in {} but the {platform} account {} bills in {}",
+                campaign.currency, row.account_id, row.currency
+            )));
+        }
+        connected.client(&row, &deployment.id).await
+    }
+}
+
+impl Connected {
+    /// The REST client of one connection.
+    async fn client(
+        &self,
+        row: &ConnectionRow,
+        deployment_id: &str,
+    ) -> Result<Arc<dyn AdPlatform>, DeployError> {
+        let row = if row.platform == "google" {
+            self.fresh_google(row).await?
+        } else {
+            row.clone()
+        };
+        let credentials = self.secrets.open_credentials(&row).map_err(|e| {
+            not_ready(format!(
+                "connection {}: its credentials cannot be opened ({e}); connect the account again",
+                row.id
+            ))
+        })?;
+        let currency = Currency::from_code(&row.currency)
+            .map_err(|e| not_ready(format!("connection {}: currency: {e}", row.id)))?;
+        let missing = |field: &str| {
+            not_ready(format!(
+                "connection {}: `{field}` is required for {}; connect the account again with it",
+                row.id, row.platform
+            ))
+        };
+        let e = &self.endpoints;
+        let seed = seed_of(deployment_id);
+        let client: Arc<dyn AdPlatform> = match row.platform.as_str() {
+            "meta" => Arc::new(MetaClient::new(MetaConfig {
+                base_url: e.meta_base_url.clone(),
+                video_base_url: e.meta_video_base_url.clone(),
+                api_version: e.meta_api_version.clone(),
+                ad_account_id: row.account_id.clone(),
+                page_id: row.page_id.clone().ok_or_else(|| missing("page_id"))?,
+                currency,
+                access_token: credentials.access_token,
+                token_in_query: false,
+                app_secret: credentials.app_secret,
+                conversion_action_type: e.meta_conversion_action.clone(),
+                video_chunk_bytes: 4 * 1024 * 1024,
+                backoff: self.backoff,
+                seed,
+            })?),
+            "google" => Arc::new(GoogleClient::new(GoogleConfig {
+                base_url: e.google_ads_base_url.clone(),
+                api_version: e.google_ads_api_version.clone(),
+                customer_id: row
+                    .customer_id
+                    .clone()
+                    .ok_or_else(|| missing("customer_id"))?,
+                access_token: credentials.access_token,
+                developer_token: credentials
+                    .developer_token
+                    .ok_or_else(|| missing("developer_token"))?,
+                login_customer_id: row.login_customer_id.clone(),
+                contains_eu_political_advertising: false,
+                backoff: self.backoff,
+                seed,
+            })?),
+            "tiktok" => Arc::new(TikTokClient::new(TikTokConfig {
+                base_url: e.tiktok_base_url.clone(),
+                api_version: e.tiktok_api_version.clone(),
+                advertiser_id: row.account_id.clone(),
+                identity_type: "CUSTOMIZED_USER".into(),
+                identity_id: row
+                    .identity_id
+                    .clone()
+                    .ok_or_else(|| missing("identity_id"))?,
+                access_token: credentials.access_token,
+                revenue_metric: None,
+                backoff: self.backoff,
+                seed,
+            })?),
+            other => return Err(not_ready(format!("platform: `{other}` is not known"))),
+        };
+        Ok(client)
+    }
+
+    /// A Google connection whose access token is good for five more minutes (refreshed first
+    /// when it is not, with the configured OAuth client).
+    async fn fresh_google(&self, row: &ConnectionRow) -> Result<ConnectionRow, DeployError> {
+        let e = &self.endpoints;
+        let (Some(client_id), Some(client_secret)) = (&e.google_client_id, &e.google_client_secret)
+        else {
+            // Without an OAuth client the token is used as it is, until it expires.
+            return Ok(row.clone());
+        };
+        let oauth = GoogleOAuth {
+            token_url: e.google_token_url.clone(),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+        };
+        google_refresh(&self.http, &oauth, &self.store, &self.secrets, row)
+            .await
+            .map_err(|e| {
+                use crate::auth::RefreshError as R;
+                let message = format!("refreshing the Google token: {e}");
+                match e {
+                    R::Store(e) => DeployError::Store(e),
+                    R::Http(_) | R::BadAnswer(_) | R::Contended(_) => {
+                        DeployError::Platform(PlatformError::Transient { message })
+                    }
+                    _ => DeployError::Platform(PlatformError::Auth { message }),
+                }
+            })
+    }
+}
