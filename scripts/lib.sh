@@ -7,7 +7,7 @@ ADFORGE_APT_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev ffmpeg
   postgresql redis-server
-  python3 python3-pip npm ca-certificates curl
+  python3 python3-pip python3-venv npm ca-certificates curl jq iproute2
   chromium
 )
 
@@ -23,6 +23,7 @@ ensure_apt_packages() {
   for pkg in "${missing[@]}"; do
     case "$pkg" in
       python3|python3-pip) command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 && continue ;;
+      python3-venv) command -v python3 >/dev/null && python3 -m venv --help >/dev/null 2>&1 && continue ;;
       npm) command -v npm >/dev/null && continue ;;
     esac
     wanted+=("$pkg")
@@ -145,4 +146,16 @@ build_web() {
     log "web: building the dashboard (static export)"
     (cd web && npm run build --silent)
   fi
+}
+
+# moto's S3 server in a venv under ~/.cache/adforge (installed once from PyPI); prints the path
+# of its `moto_server`.
+ensure_moto() {
+  local venv="${ADFORGE_MOTO_VENV:-$HOME/.cache/adforge/moto-venv}"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing moto (an S3-compatible server for the tests) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]==5.*' >&2
+  fi
+  echo "$venv/bin/moto_server"
 }

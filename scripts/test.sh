@@ -26,6 +26,8 @@ start_redis "$work/redis" "$redis_port"
 export ADFORGE_TEST_POSTGRES_URL="postgres://adforge@127.0.0.1:$pg_port/postgres"
 export ADFORGE_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 export ADFORGE_TEST_PG_BIN="$(pg_bin_dir)"
+ADFORGE_TEST_MOTO="$(ensure_moto)"
+export ADFORGE_TEST_MOTO
 
 # The text and embedding tests run the real default models: pulled once into a cache kept between runs.
 export ADFORGE_TEST_MODEL_CACHE="${ADFORGE_TEST_MODEL_CACHE:-$HOME/.cache/adforge/models}"
@@ -41,6 +43,9 @@ log "cargo test"
 # Tests wait on services and timers more than on the CPU: run more of them than there are cores.
 # (An environment variable, because criterion's bench harness takes no --test-threads flag.)
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --all-targets
+
+log "scale-out: an API node and two workers on their own network namespaces"
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/scaleout_test.sh target/debug/adforge
 
 log "dashboard: component and end-to-end tests"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/web_test.sh target/debug/adforge

@@ -46,6 +46,8 @@ pub enum AppError {
         context: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Config(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
@@ -355,6 +357,19 @@ impl Core {
                     .then(|| store_args.asset_retention_days as i64 * 24 * 3600 * 1000),
             },
         );
+        let assets = match &store_args.object_store {
+            Some(url) => {
+                let objects = crate::store::objects::Objects::from_url(
+                    url,
+                    &crate::store::objects::S3Settings::from_env(),
+                    store_args.data_dir.join("object-cache"),
+                )
+                .map_err(|e| AppError::Config(e.to_string()))?;
+                tracing::info!(%url, "asset bytes in the object store");
+                assets.with_objects(objects)
+            }
+            None => assets,
+        };
         let registry = jobs::kinds::builtin(models.clone(), assets.clone());
         Ok(Self {
             store,
@@ -373,6 +388,7 @@ impl Core {
     pub(crate) fn spawn_background(
         &self,
         worker_args: &WorkerArgs,
+        lanes: Vec<String>,
         shutdown: &CancellationToken,
     ) -> Background {
         let reconciler = tokio::spawn(jobs::run_reconciler(
@@ -381,6 +397,7 @@ impl Core {
             self.settings.clone(),
             shutdown.clone(),
         ));
+        let running: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let worker = (worker_args.workers > 0).then(|| {
             let worker = Worker::new(
                 self.store.clone(),
@@ -391,15 +408,22 @@ impl Core {
                     concurrency: worker_args.workers,
                     shutdown_grace: Duration::from_secs(worker_args.shutdown_grace_secs),
                     settings: self.settings.clone(),
+                    lanes,
                 },
             );
-            tokio::spawn(worker.run(shutdown.clone()))
+            let handle = tokio::spawn(worker.clone().run(shutdown.clone()));
+            (handle, worker.running())
         });
+        let (worker, running) = match worker {
+            Some((handle, running)) => (Some(handle), running),
+            None => (None, running),
+        };
         let sweeper = tokio::spawn(sweep_assets(self.assets.clone(), shutdown.clone()));
         Background {
             reconciler,
             worker,
             sweeper,
+            running,
         }
     }
 }
@@ -423,9 +447,15 @@ pub(crate) struct Background {
     reconciler: tokio::task::JoinHandle<()>,
     worker: Option<tokio::task::JoinHandle<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Background {
+    /// Jobs the worker runs now.
+    pub(crate) fn running(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.running.clone()
+    }
+
     pub(crate) async fn join(self) {
         if let Some(worker) = self.worker {
             let _ = worker.await;
@@ -471,9 +501,20 @@ pub async fn prepare_server(
         .as_deref()
         .zip(http.auth.admin_password.as_ref());
     let generated_setup_token = auth::bootstrap_first_user(&core.store, first_admin).await?;
-    let text = load_text_model(&core.models, text_args).await?;
-    let embed = load_embed_model(&core.models, embed_args).await?;
-    let image = load_image_models(&core.models, image_args).await?;
+    // An API node loads no model: inference goes to the workers.
+    let api_only = http.role == crate::config::Role::Api;
+    let text = match api_only {
+        true => None,
+        false => load_text_model(&core.models, text_args).await?,
+    };
+    let embed = match api_only {
+        true => None,
+        false => load_embed_model(&core.models, embed_args).await?,
+    };
+    let image = match api_only {
+        true => Default::default(),
+        false => load_image_models(&core.models, image_args).await?,
+    };
     let compositor = Arc::new(crate::media::compositor::Compositor::new(
         crate::media::compositor::FontLibrary::bundled(),
     ));
@@ -511,11 +552,48 @@ pub async fn prepare_server(
         image_args: image_args.clone(),
         compositor,
         http: http.clone(),
-        worker_args: worker_args.clone(),
+        worker_args: match api_only {
+            true => WorkerArgs {
+                workers: 0,
+                ..worker_args.clone()
+            },
+            false => worker_args.clone(),
+        },
     })
 }
 
 impl PreparedServer {
+    /// The lanes this process takes jobs from: every lane in the all-in-one role (its jobs fail
+    /// with a clear message when a model is missing); a worker only those of its models.
+    fn lanes(&self) -> Vec<String> {
+        use crate::jobs::campaign_loop::{IMAGE_LANE, TEXT_LANE};
+        let mut lanes = vec![crate::jobs::ANY_LANE.to_string()];
+        let all = self.http.role == crate::config::Role::All;
+        if all || self.text.is_some() || self.orchestrator.text.is_some() {
+            lanes.push(TEXT_LANE.into());
+        }
+        if all || !self.image.names().is_empty() {
+            lanes.push(IMAGE_LANE.into());
+        }
+        lanes
+    }
+
+    /// The models this process has loaded, by name.
+    fn loaded_models(&self) -> Vec<String> {
+        let mut models: Vec<String> = self.text.iter().map(|t| t.name.clone()).collect();
+        models.extend(self.embed.iter().map(|e| e.name.clone()));
+        models.extend(self.image.names());
+        models
+    }
+
+    /// The URL other nodes reach this one at.
+    fn advertised_url(&self, listener: &tokio::net::TcpListener) -> String {
+        self.http.advertise_url.clone().unwrap_or_else(|| {
+            let addr = listener.local_addr().unwrap_or(self.http.addr);
+            format!("http://{addr}")
+        })
+    }
+
     /// Serves HTTP (and runs jobs in-process) until SIGINT or SIGTERM; then stops accepting
     /// requests, lets running jobs finish or requeues them, and returns.
     pub async fn run(self) -> Result<(), AppError> {
@@ -523,7 +601,25 @@ impl PreparedServer {
             .await
             .map_err(io(format!("binding {}", self.http.addr)))?;
         let shutdown = CancellationToken::new();
-        let background = self.core.spawn_background(&self.worker_args, &shutdown);
+        let lanes = self.lanes();
+        let background = self
+            .core
+            .spawn_background(&self.worker_args, lanes.clone(), &shutdown);
+        if self.worker_args.workers > 0 {
+            tokio::spawn(crate::jobs::heartbeat::run(
+                self.core.store.clone(),
+                crate::jobs::heartbeat::Announce {
+                    id: self.worker_args.worker_id(),
+                    url: Some(self.advertised_url(&listener)),
+                    device: self.core.device.compute.to_string(),
+                    models: self.loaded_models(),
+                    lanes,
+                    capacity: self.worker_args.workers as i64,
+                    running: background.running(),
+                },
+                shutdown.clone(),
+            ));
+        }
         tokio::spawn(rotate_secrets(
             self.core.store.clone(),
             self.auth.secrets.clone(),
@@ -569,6 +665,8 @@ impl PreparedServer {
             shutdown: shutdown.clone(),
             auth: self.auth.clone(),
             dashboard: dashboard(&self.http.web_dir),
+            role: self.http.role,
+            proxy: crate::api::proxy::WorkerProxy::new(),
         };
         let addr = listener
             .local_addr()
@@ -601,28 +699,36 @@ async fn rotate_secrets(store: Store, secrets: Arc<auth::SecretBox>, shutdown: C
     }
 }
 
-/// Runs jobs (no HTTP) until SIGINT or SIGTERM.
+/// `adforge worker`: loads its models, runs jobs from the lanes of those models, serves the
+/// inference API (and the rest) to API nodes, and announces itself with a heartbeat, until
+/// SIGINT or SIGTERM.
 pub async fn run_worker(
     store_args: &StoreArgs,
     queue_args: &QueueArgs,
     model_args: &ModelArgs,
     worker_args: &WorkerArgs,
+    http: &HttpArgs,
+    models: (&TextArgs, &EmbedArgs, &ImageArgs),
 ) -> Result<(), AppError> {
-    let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
-    core.register_all(None, worker_args.max_video_frames);
-    let shutdown = CancellationToken::new();
-    let args = WorkerArgs {
+    let http = HttpArgs {
+        role: crate::config::Role::Worker,
+        ..http.clone()
+    };
+    let worker_args = WorkerArgs {
         workers: worker_args.workers.max(1),
         ..worker_args.clone()
     };
-    let background = core.spawn_background(&args, &shutdown);
-    tracing::info!(worker = %args.worker_id(), concurrency = args.workers, "worker running");
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing running jobs");
-    shutdown.cancel();
-    background.join().await;
-    core.store.close().await;
-    Ok(())
+    let server = prepare_server(
+        store_args,
+        queue_args,
+        model_args,
+        &worker_args,
+        &http,
+        models,
+    )
+    .await?;
+    tracing::info!(worker = %worker_args.worker_id(), concurrency = worker_args.workers, "worker running");
+    server.run().await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

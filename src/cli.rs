@@ -48,8 +48,11 @@ pub enum Command {
         #[command(flatten)]
         image: ImageArgs,
     },
-    /// Run jobs from the queue, without HTTP (scale-out: many workers, one database and Redis).
+    /// A worker for scale-out: loads models, runs the jobs of their lanes from the shared queue,
+    /// serves the inference API to API nodes and announces itself with a heartbeat.
     Worker {
+        #[command(flatten)]
+        http: HttpArgs,
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
@@ -58,6 +61,12 @@ pub enum Command {
         models: ModelArgs,
         #[command(flatten)]
         worker: WorkerArgs,
+        #[command(flatten)]
+        text: TextArgs,
+        #[command(flatten)]
+        embed: EmbedArgs,
+        #[command(flatten)]
+        image: ImageArgs,
     },
     /// Run a batch of jobs from a JOBS.jsonl file (one `{"kind", "payload"}` per line) through
     /// the queue in this process until all are done; run it again to resume after a crash.
@@ -348,11 +357,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server.run().await?;
         }
         Command::Worker {
+            http,
             store,
             queue,
             models,
             worker,
-        } => app::run_worker(&store, &queue, &models, &worker).await?,
+            text,
+            embed,
+            image,
+        } => {
+            app::run_worker(
+                &store,
+                &queue,
+                &models,
+                &worker,
+                &http,
+                (&text, &embed, &image),
+            )
+            .await?
+        }
         Command::Bench {
             what:
                 BenchWhat::Text {

@@ -63,6 +63,12 @@ pub struct StoreArgs {
     /// Days an asset is kept; 0 keeps them until deleted.
     #[arg(long, env = "ADFORGE_ASSET_RETENTION_DAYS", default_value_t = 30)]
     pub asset_retention_days: u64,
+    /// `s3://BUCKET/PREFIX`: keep asset bytes in an S3-compatible bucket instead of the data dir
+    /// (endpoint in `AWS_ENDPOINT_URL`, region in `AWS_REGION`, credentials in
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; path-style unless
+    /// `ADFORGE_S3_VIRTUAL_HOSTED=true`). Every node of a scale-out needs the same bucket.
+    #[arg(long, env = "ADFORGE_OBJECT_STORE")]
+    pub object_store: Option<String>,
 }
 
 impl StoreArgs {
@@ -232,6 +238,18 @@ impl WorkerArgs {
     }
 }
 
+/// What one process does in a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything in one process (the embedded default).
+    All,
+    /// HTTP only: no models loaded, no jobs run; inference proxied to workers.
+    Api,
+    /// Models and jobs; serves the inference API to API nodes.
+    Worker,
+}
+
 /// The HTTP server.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
@@ -242,6 +260,14 @@ pub struct HttpArgs {
     /// printed once on first start.
     #[arg(long, env = "ADFORGE_API_KEY", hide_env_values = true)]
     pub api_key: Option<Secret>,
+    /// `all` (HTTP, jobs and models in one process), `api` (HTTP, store and queue producer; no
+    /// models: `/v1/*` is proxied to a worker that has the model) or `worker` (`adforge worker`).
+    #[arg(long, env = "ADFORGE_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// How other nodes reach this one's HTTP API (a worker's inference API), e.g.
+    /// http://10.0.0.12:8080; default: http:// and `--addr`.
+    #[arg(long, env = "ADFORGE_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// The built dashboard (`web/`'s static export), served at `/` when it is there.
     #[arg(long, env = "ADFORGE_WEB_DIR", default_value = "web/out")]
     pub web_dir: std::path::PathBuf,

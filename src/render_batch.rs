@@ -134,7 +134,10 @@ pub async fn run(
         workers: args.worker.workers.max(1),
         ..args.worker.clone()
     };
-    let background = core.spawn_background(&worker, &shutdown);
+    let lanes = [crate::jobs::ANY_LANE, "text", "image"]
+        .map(String::from)
+        .to_vec();
+    let background = core.spawn_background(&worker, lanes, &shutdown);
     let finished = wait_all(&core, &jobs, report).await;
     shutdown.cancel();
     background.join().await;

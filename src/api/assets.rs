@@ -3,8 +3,6 @@
 //! `GET /api/assets/{id}/content` (its bytes, streamed, with range requests so a browser can
 //! seek in a video; the checksum is the ETag), for the owner only.
 
-use std::io::SeekFrom;
-
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use super::extract::Auth;
 use super::{ApiError, AppState};
@@ -44,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/assets", post(upload))
         .route("/api/assets/{id}", get(asset))
         .route("/api/assets/{id}/content", get(content))
+        .route("/api/assets/{id}/url", get(download_url))
 }
 
 pub(super) async fn find(state: &AppState, owner: &str, id: &str) -> Result<AssetRow, ApiError> {
@@ -169,15 +168,16 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let row = find(&state, &principal.owner_id, &id).await?;
-    serve(&row, &headers).await
+    serve(&state, &row, &headers).await
 }
 
-/// Streams an asset's file, honouring a single `bytes=` range.
-pub(super) async fn serve(row: &AssetRow, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let read_error =
-        |e: std::io::Error| ApiError::Internal(format!("reading asset {}: {e}", row.id));
-    let mut file = tokio::fs::File::open(&row.path).await.map_err(read_error)?;
-    let size = file.metadata().await.map_err(read_error)?.len();
+/// Streams an asset's bytes (from disk or the bucket), honouring a single `bytes=` range.
+pub(super) async fn serve(
+    state: &AppState,
+    row: &AssetRow,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let size = row.bytes.max(0) as u64;
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -193,10 +193,11 @@ pub(super) async fn serve(row: &AssetRow, headers: &HeaderMap) -> Result<Respons
             return Ok(response);
         }
     };
-    file.seek(SeekFrom::Start(start))
+    let stream = state
+        .assets
+        .stream_range(row, start, len)
         .await
-        .map_err(read_error)?;
-    let stream = tokio_util::io::ReaderStream::new(file.take(len));
+        .map_err(|e| asset_error(&row.id, e))?;
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -216,6 +217,56 @@ pub(super) async fn serve(row: &AssetRow, headers: &HeaderMap) -> Result<Respons
         );
     }
     Ok(response)
+}
+
+/// A failure to read an asset's bytes: 503 while the bucket is throttling or unreachable.
+fn asset_error(id: &str, e: crate::store::assets::AssetError) -> ApiError {
+    use crate::store::assets::AssetError;
+    match e {
+        AssetError::Object(e) if e.is_transient() => ApiError::Unavailable {
+            what: "the object store",
+            detail: e.to_string(),
+        },
+        e => ApiError::Internal(format!("reading asset {id}: {e}")),
+    }
+}
+
+/// A link that downloads the asset for `ttl_secs`: a presigned URL of the bucket when the
+/// asset is in one, else this server's content route (which needs the caller's credentials).
+#[utoipa::path(get, path = "/api/assets/{id}/url", tag = "assets", params(("id" = String, Path),
+    ("ttl_secs" = Option<u64>, Query, description = "60 to 86400, default 900")),
+    responses((status = 200, description = "{url, expires_in, presigned}"),
+        (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn download_url(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    Query(query): Query<UrlQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let row = find(&state, &principal.owner_id, &id).await?;
+    let ttl = query.ttl_secs.unwrap_or(900);
+    if !(60..=86_400).contains(&ttl) {
+        return Err(ApiError::bad_request(format!(
+            "ttl_secs: {ttl} is outside 60..=86400"
+        )));
+    }
+    let presigned = state
+        .assets
+        .presign(&row, std::time::Duration::from_secs(ttl))
+        .await
+        .map_err(|e| asset_error(&row.id, e))?;
+    Ok(Json(match presigned {
+        Some(url) => serde_json::json!({"url": url, "expires_in": ttl, "presigned": true}),
+        None => serde_json::json!({"url": format!("/api/assets/{}/content", row.id),
+            "expires_in": null, "presigned": false}),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UrlQuery {
+    pub ttl_secs: Option<u64>,
 }
 
 /// `bytes=A-B`, `bytes=A-` or `bytes=-N` within a file of `size` bytes: the inclusive range,

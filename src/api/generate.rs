@@ -129,7 +129,8 @@ pub async fn generate_set(
         .campaign_plan(owner, &campaign.id)
         .await?
         .is_some();
-    if !planned && state.orchestrator.text.is_none() {
+    // An API node has no model of its own: the workers' text models write the copy.
+    if !planned && state.orchestrator.text.is_none() && state.role != crate::config::Role::Api {
         return Err(ApiError::ModelNotLoaded(
             "campaign_id: the campaign has no plan to take copy from and no text model is loaded: \
              install one with `adforge models pull smollm2-135m-instruct` (or give --inference-url) and restart"

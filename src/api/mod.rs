@@ -25,9 +25,11 @@ mod jobs;
 mod mmm;
 mod openai;
 mod openapi;
+pub mod proxy;
 mod users;
 mod videos;
 mod webhooks;
+mod workers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,6 +101,9 @@ pub struct AppState {
     pub auth: crate::auth::AuthSettings,
     /// The built dashboard served at `/`, if its folder is there.
     pub dashboard: Option<Arc<Dashboard>>,
+    /// What this process is in a deployment (an API node proxies `/v1/*` to workers).
+    pub role: crate::config::Role,
+    pub proxy: proxy::WorkerProxy,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -128,7 +133,12 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(webhooks::router())
         .merge(openapi::router())
+        .merge(workers::router())
         .fallback(dashboard::fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            proxy::forward,
+        ))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn_with_state(

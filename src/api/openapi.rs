@@ -9,20 +9,20 @@ use utoipa::{Modify, OpenApi};
 use super::{
     AppState, agents, analytics, assets, campaigns, connections, creative_rows, creatives,
     deployments, events, experiments, generate, generations, health, images, jobs, mmm, openai,
-    users, videos, webhooks,
+    users, videos, webhooks, workers,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "adforge", description = "Creative generation server: jobs, models and operations."),
     paths(
-        health::health, health::ready, health::metrics,
+        health::health, health::ready, health::metrics, workers::list,
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings, images::upscale,
         generations::generations, generations::edits, generations::capabilities,
         creatives::render,
         generate::generate_set, generate::generate_copy_route,
         creative_rows::list, creative_rows::read, creative_rows::update, creative_rows::remove, creative_rows::regenerate, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
-        experiments::record, experiments::from_metrics, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content,
+        experiments::record, experiments::from_metrics, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content, assets::download_url,
         videos::create, videos::content,
         campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,
         agents::plan, agents::read_plan, agents::runs, agents::run_optimizer, agents::actions, agents::approve, agents::reject, agents::policy,

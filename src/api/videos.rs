@@ -273,7 +273,7 @@ pub async fn content(
         .and_then(|v| v.as_str())
         .ok_or_else(|| ApiError::NotFound(format!("job {id} made no {variant} for {format}")))?;
     let row = super::assets::find(&state, &principal.owner_id, asset).await?;
-    super::assets::serve(&row, &headers).await
+    super::assets::serve(&state, &row, &headers).await
 }
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ use crate::store::campaigns::CampaignRow;
 use crate::store::orchestration::{ActionRow, AdSetRow, AgentRunRow, DeploymentRow, MetricFilter};
 use crate::store::{Store, now_ms};
 
+/// The lane of jobs that need the text model.
+pub const TEXT_LANE: &str = "text";
+/// The lane of jobs that need an image (diffusion) model.
+pub const IMAGE_LANE: &str = "image";
+
 /// Days one sandbox sync may simulate.
 pub const MAX_SYNC_DAYS: u32 = 90;
 
@@ -112,44 +117,56 @@ impl PlannerTools for OwnerTools<'_> {
     }
 
     async fn render_images(&self, platform: &str, copy: &Value) -> Result<Value, String> {
-        let format = match platform {
-            "google" => "google_display_square",
-            "tiktok" => "tiktok_in_feed",
-            _ => "meta_feed_square",
-        };
-        self.preview(
-            "creative.render",
-            json!({
-            "copy": {"headline": copy["headline"], "body": copy["primary_text"],
-                     "cta": copy["call_to_action"]},
-            "formats": [format], "output": "jpeg"}),
-        )
-        .await
+        self.preview("creative.render", image_preview(platform, copy))
+            .await
     }
 
     async fn render_video(&self, _platform: &str, copy: &Value) -> Result<Value, String> {
-        self.preview(
-            "video.render",
-            json!({
-            "copy": {"headline": copy["headline"], "body": copy["primary_text"],
-                     "cta": copy["call_to_action"]},
-            "formats": ["tiktok_in_feed"], "seconds": 6, "fps": 24, "scale": 0.25}),
-        )
-        .await
+        self.preview("video.render", video_preview(copy)).await
     }
 }
 
+/// The planner's copy as the compositor takes it (fields the model left null dropped).
+fn preview_copy(copy: &Value) -> Value {
+    let mut out = json!({"headline": copy["headline"], "body": copy["primary_text"],
+        "cta": copy["call_to_action"]});
+    if let Some(fields) = out.as_object_mut() {
+        fields.retain(|_, v| !v.is_null());
+    }
+    out
+}
+
+/// The brand of previews: the compositor's default colours.
+fn preview_brand() -> Value {
+    json!({"primary": "#1A73E8", "secondary": "#0B1F3A"})
+}
+
+/// A `creative.render` payload: one image of the platform's main format.
+fn image_preview(platform: &str, copy: &Value) -> Value {
+    let format = match platform {
+        "google" => "google_display_square",
+        "tiktok" => "tiktok_in_feed",
+        _ => "meta_feed_square",
+    };
+    json!({"copy": preview_copy(copy), "brand": preview_brand(), "formats": [format],
+        "output": "jpeg"})
+}
+
+/// A `video.render` payload: a short, small 9:16 ad-template video.
+fn video_preview(copy: &Value) -> Value {
+    json!({"copy": preview_copy(copy), "brand": preview_brand(), "formats": ["tiktok_in_feed"],
+        "seconds": 6, "fps": 24, "scale": 0.25})
+}
+
 impl OwnerTools<'_> {
-    async fn preview(&self, kind: &str, mut payload: Value) -> Result<Value, String> {
+    /// Submits a preview render; a refusal is the tool's answer (recorded in the trace), not
+    /// the end of the plan.
+    async fn preview(&self, kind: &str, payload: Value) -> Result<Value, String> {
         let jobs = self
             .orch
             .jobs
             .get()
             .ok_or("the job service is not running")?;
-        // Copy the model wrote as null becomes absent, so the job's schema stays satisfied.
-        if let Some(copy) = payload.get_mut("copy").and_then(Value::as_object_mut) {
-            copy.retain(|_, v| !v.is_null());
-        }
         let submitted = jobs
             .submit(SubmitRequest {
                 owner_id: self.owner.clone(),
@@ -160,9 +177,11 @@ impl OwnerTools<'_> {
                 priority: 0,
                 max_attempts: None,
             })
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(json!({"job_id": submitted.job.id, "kind": kind}))
+            .await;
+        Ok(match submitted {
+            Ok(submitted) => json!({"job_id": submitted.job.id, "kind": kind}),
+            Err(e) => json!({"kind": kind, "error": e.to_string()}),
+        })
     }
 }
 
@@ -199,6 +218,10 @@ pub async fn past_results(store: &Store, owner: &str) -> Result<Value, String> {
 impl JobHandler for PlanJob {
     fn kind(&self) -> &'static str {
         "campaign.plan"
+    }
+
+    fn lane(&self, _payload: &Value) -> &'static str {
+        TEXT_LANE
     }
 
     fn describe(&self) -> &'static str {
@@ -770,4 +793,23 @@ pub async fn apply_action(
         .get_action(owner, &action.id)
         .await?
         .unwrap_or_else(|| action.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_payloads_are_valid_render_jobs() {
+        let copy =
+            json!({"headline": "Cold brew", "primary_text": "Smooth", "call_to_action": null});
+        for platform in ["meta", "google", "tiktok", "sandbox"] {
+            let payload: super::super::creatives::RenderPayload =
+                serde_json::from_value(image_preview(platform, &copy)).unwrap();
+            payload.check().unwrap();
+        }
+        let video: super::super::videos::VideoPayload =
+            serde_json::from_value(video_preview(&copy)).unwrap();
+        video.check(10_000).unwrap();
+    }
 }

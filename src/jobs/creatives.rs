@@ -382,6 +382,14 @@ impl JobHandler for CreativeRender {
         "creative.render"
     }
 
+    fn lane(&self, payload: &Value) -> &'static str {
+        if payload["background"] == "generated" {
+            super::campaign_loop::IMAGE_LANE
+        } else {
+            super::ANY_LANE
+        }
+    }
+
     fn describe(&self) -> &'static str {
         "render one creative at every requested format with the compositor; assets with thumbnails"
     }
@@ -530,9 +538,12 @@ pub(crate) async fn load_asset_image(
         .await
         .map_err(|e| JobError::Retryable(e.to_string()))?
         .ok_or_else(|| JobError::Fatal(format!("{field}: asset {id} not found")))?;
-    let bytes = tokio::fs::read(&row.path)
-        .await
-        .map_err(|e| JobError::Fatal(format!("{field}: reading asset {id}: {e}")))?;
+    let bytes = assets.read(&row).await.map_err(|e| match e {
+        crate::store::assets::AssetError::Object(e) if e.is_transient() => {
+            JobError::Retryable(format!("{field}: reading asset {id}: {e}"))
+        }
+        e => JobError::Fatal(format!("{field}: reading asset {id}: {e}")),
+    })?;
     image::load_from_memory(&bytes)
         .map_err(|e| JobError::Fatal(format!("{field}: does not decode ({e})")))
 }

@@ -338,7 +338,7 @@ pub async fn deploy(
                         ))
                     })?;
                 let external = step(store, deployment, "image", asset_id, &mut made, || async {
-                    let bytes = tokio::fs::read(&row.path).await.map_err(|e| {
+                    let bytes = assets.read(&row).await.map_err(|e| {
                         PlatformError::invalid("image", format!("reading asset {asset_id}: {e}"))
                     })?;
                     Ok(platform.upload_image(&row.name, &bytes).await?.external_id)
@@ -363,7 +363,10 @@ pub async fn deploy(
                         ))
                     })?;
                 let external = step(store, deployment, "video", &asset_id, &mut made, || async {
-                    let source = VideoSource::Path(row.path.clone().into());
+                    let path = assets.local_file(&row).await.map_err(|e| {
+                        PlatformError::invalid("video", format!("reading asset {asset_id}: {e}"))
+                    })?;
+                    let source = VideoSource::Path(path);
                     Ok(platform.upload_video(&row.name, &source).await?.external_id)
                 })
                 .await?;

@@ -33,15 +33,20 @@ impl JobQueue for EmbeddedQueue {
         "embedded"
     }
 
-    async fn dispatch(&self, _job_id: &str) -> Result<(), QueueError> {
+    async fn dispatch(&self, _job_id: &str, _lane: &str) -> Result<(), QueueError> {
         self.wake.notify_waiters();
         Ok(())
     }
 
-    async fn next(&self, _consumer: &str, wait: Duration) -> Result<Option<Delivery>, QueueError> {
+    async fn next(
+        &self,
+        _consumer: &str,
+        lanes: &[String],
+        wait: Duration,
+    ) -> Result<Option<Delivery>, QueueError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let ids = self.store.runnable_job_ids(now_ms(), 1).await?;
+            let ids = self.store.runnable_job_ids(now_ms(), 1, lanes).await?;
             if let Some(job_id) = ids.into_iter().next() {
                 return Ok(Some(Delivery {
                     job_id,

@@ -17,6 +17,7 @@ pub mod creative_set;
 pub mod creatives;
 pub mod deploy;
 pub mod embedded;
+pub mod heartbeat;
 pub mod kinds;
 pub mod platform_clients;
 pub mod redis;
@@ -42,9 +43,19 @@ pub use worker::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub job_id: String,
-    /// Redis: the stream entry id. Embedded: none.
-    pub receipt: Option<String>,
+    /// Redis: the stream and the entry id. Embedded: none.
+    pub receipt: Option<Receipt>,
 }
+
+/// Where a Redis delivery came from: its lane's stream and the entry id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub stream: String,
+    pub entry: String,
+}
+
+/// The lane every worker reads; jobs that need no particular model run there.
+pub const ANY_LANE: &str = "any";
 
 /// How much work waits in a queue backend.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,12 +91,17 @@ impl QueueError {
 pub trait JobQueue: Send + Sync + 'static {
     /// `embedded` or `redis`.
     fn backend(&self) -> &'static str;
-    /// Hands a persisted, queued job to the transport.
-    async fn dispatch(&self, job_id: &str) -> Result<(), QueueError>;
-    /// The next job id for `consumer`, waiting up to `wait` (a backend may return `None`
-    /// sooner; callers loop). Ids of jobs whose consumer died are
-    /// handed out again after the visibility timeout.
-    async fn next(&self, consumer: &str, wait: Duration) -> Result<Option<Delivery>, QueueError>;
+    /// Hands a persisted, queued job to the transport, in its lane (`any`, `text`, `image`).
+    async fn dispatch(&self, job_id: &str, lane: &str) -> Result<(), QueueError>;
+    /// The next job id for `consumer` from `lanes`, waiting up to `wait` (a backend may return
+    /// `None` sooner; callers loop). Ids of jobs whose consumer died are handed out again after
+    /// the visibility timeout.
+    async fn next(
+        &self,
+        consumer: &str,
+        lanes: &[String],
+        wait: Duration,
+    ) -> Result<Option<Delivery>, QueueError>;
     /// Tells the transport the delivery is still being worked on (resets its visibility timeout).
     async fn touch(&self, consumer: &str, delivery: &Delivery) -> Result<(), QueueError>;
     /// The delivery is done with (finished, failed, or not runnable): forget it.

@@ -1,16 +1,21 @@
-//! The Redis queue: job ids travel on a Redis Stream read by one consumer group. A worker reads
-//! new entries with `XREADGROUP`; an entry stays pending until `XACK`; a worker that holds one
-//! keeps it alive with `XCLAIM ... JUSTID` (which resets its idle time); entries idle longer than
-//! the visibility timeout belong to a dead worker and are taken over with `XAUTOCLAIM`. Acked
-//! entries are deleted, so the stream holds only waiting and in-flight ids.
+//! The Redis queue: job ids travel on Redis Streams read by one consumer group, one stream per
+//! lane (`adforge:jobs` for `any`, `adforge:jobs:text`, `adforge:jobs:image`): a worker reads
+//! only the lanes of the models it has, so a job reaches only a worker that can run it. A
+//! worker reads new entries with `XREADGROUP` over its lanes' streams; an entry stays pending
+//! until `XACK`; a worker that holds one keeps it alive with `XCLAIM ... JUSTID` (which resets
+//! its idle time); entries idle longer than the visibility timeout belong to a dead worker and
+//! are taken over with `XAUTOCLAIM`. Acked entries are deleted, so the streams hold only
+//! waiting and in-flight ids.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::redis::{self, Value};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
-use super::{Delivery, JobQueue, QueueDepth, QueueError};
+use super::{ANY_LANE, Delivery, JobQueue, QueueDepth, QueueError, Receipt};
 
 const GROUP: &str = "workers";
 /// Longest `XREADGROUP ... BLOCK`: it must stay under the client's response timeout (500 ms in
@@ -21,10 +26,16 @@ const MAX_BLOCK: Duration = Duration::from_millis(400);
 /// re-dispatches any queued job whose entry was trimmed away.
 const MAX_STREAM_LEN: u64 = 100_000;
 
+/// Lanes counted by `depth` (every lane a job kind uses).
+const LANES: &[&str] = &[ANY_LANE, "text", "image"];
+
 pub struct RedisQueue {
     pool: Pool,
+    /// The `any` lane's stream; other lanes append `:LANE`.
     stream: String,
     visibility: Duration,
+    /// Streams whose consumer group this process has made sure of.
+    grouped: Mutex<HashSet<String>>,
 }
 
 impl RedisQueue {
@@ -51,9 +62,35 @@ impl RedisQueue {
             pool,
             stream: stream.to_string(),
             visibility,
+            grouped: Mutex::default(),
         };
-        queue.ensure_group().await?;
+        queue.ensure_group(stream).await?;
         Ok(queue)
+    }
+
+    /// The stream of a lane.
+    fn stream_of(&self, lane: &str) -> String {
+        if lane == ANY_LANE {
+            self.stream.clone()
+        } else {
+            format!("{}:{lane}", self.stream)
+        }
+    }
+
+    /// [`Self::ensure_group`] once per stream and process.
+    async fn grouped(&self, stream: &str) -> Result<(), QueueError> {
+        let known = self
+            .grouped
+            .lock()
+            .map(|g| g.contains(stream))
+            .unwrap_or(false);
+        if !known {
+            self.ensure_group(stream).await?;
+            if let Ok(mut g) = self.grouped.lock() {
+                g.insert(stream.to_string());
+            }
+        }
+        Ok(())
     }
 
     async fn conn(&self) -> Result<deadpool_redis::Connection, QueueError> {
@@ -64,11 +101,11 @@ impl RedisQueue {
     }
 
     /// Creates the stream and the consumer group if missing (also after Redis lost its data).
-    async fn ensure_group(&self) -> Result<(), QueueError> {
+    async fn ensure_group(&self, stream: &str) -> Result<(), QueueError> {
         let mut conn = self.conn().await?;
         let created: redis::RedisResult<Value> = redis::cmd("XGROUP")
             .arg("CREATE")
-            .arg(&self.stream)
+            .arg(stream)
             .arg(GROUP)
             .arg("0")
             .arg("MKSTREAM")
@@ -81,13 +118,19 @@ impl RedisQueue {
         }
     }
 
-    /// Runs `cmd`, recreating the consumer group once if Redis says it is gone.
-    async fn query_with_group(&self, cmd: &redis::Cmd) -> Result<Value, QueueError> {
+    /// Runs `cmd`, recreating the consumer groups of `streams` once if Redis says one is gone.
+    async fn query_with_group(
+        &self,
+        cmd: &redis::Cmd,
+        streams: &[String],
+    ) -> Result<Value, QueueError> {
         let mut conn = self.conn().await?;
         match cmd.query_async::<Value>(&mut conn).await {
             Err(e) if e.to_string().contains("NOGROUP") => {
                 drop(conn);
-                self.ensure_group().await?;
+                for stream in streams {
+                    self.ensure_group(stream).await?;
+                }
                 let mut conn = self.conn().await?;
                 cmd.query_async::<Value>(&mut conn)
                     .await
@@ -97,22 +140,28 @@ impl RedisQueue {
         }
     }
 
-    async fn reclaim_idle(&self, consumer: &str) -> Result<Option<Delivery>, QueueError> {
+    async fn reclaim_idle(
+        &self,
+        consumer: &str,
+        stream: &str,
+    ) -> Result<Option<Delivery>, QueueError> {
         let mut cmd = redis::cmd("XAUTOCLAIM");
-        cmd.arg(&self.stream)
+        cmd.arg(stream)
             .arg(GROUP)
             .arg(consumer)
             .arg(self.visibility.as_millis() as u64)
             .arg("0-0")
             .arg("COUNT")
             .arg(1);
-        let reply = self.query_with_group(&cmd).await?;
+        let reply = self.query_with_group(&cmd, &[stream.to_string()]).await?;
         // [next-cursor, [[entry-id, [field, value, ...]], ...], [deleted-ids]]
         let Value::Array(parts) = reply else {
             return Err(QueueError::Protocol(format!("XAUTOCLAIM reply {reply:?}")));
         };
         match parts.get(1) {
-            Some(Value::Array(entries)) => Ok(entries.first().and_then(entry_delivery)),
+            Some(Value::Array(entries)) => Ok(entries
+                .first()
+                .and_then(|entry| entry_delivery(stream, entry))),
             _ => Err(QueueError::Protocol(
                 "XAUTOCLAIM reply without entries".into(),
             )),
@@ -140,12 +189,12 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
-/// `[entry-id, [field, value, ...]]` -> the delivery of its `job` field.
-fn entry_delivery(entry: &Value) -> Option<Delivery> {
+/// `[entry-id, [field, value, ...]]` of `stream` -> the delivery of its `job` field.
+fn entry_delivery(stream: &str, entry: &Value) -> Option<Delivery> {
     let Value::Array(parts) = entry else {
         return None;
     };
-    let receipt = text(parts.first()?)?;
+    let entry_id = text(parts.first()?)?;
     let Value::Array(fields) = parts.get(1)? else {
         return None;
     };
@@ -155,7 +204,10 @@ fn entry_delivery(entry: &Value) -> Option<Delivery> {
         .and_then(|pair| pair.get(1).and_then(text))?;
     Some(Delivery {
         job_id,
-        receipt: Some(receipt),
+        receipt: Some(Receipt {
+            stream: stream.to_string(),
+            entry: entry_id,
+        }),
     })
 }
 
@@ -165,10 +217,12 @@ impl JobQueue for RedisQueue {
         "redis"
     }
 
-    async fn dispatch(&self, job_id: &str) -> Result<(), QueueError> {
+    async fn dispatch(&self, job_id: &str, lane: &str) -> Result<(), QueueError> {
+        let stream = self.stream_of(lane);
+        self.grouped(&stream).await?;
         let mut conn = self.conn().await?;
         redis::cmd("XADD")
-            .arg(&self.stream)
+            .arg(&stream)
             .arg("MAXLEN")
             .arg("~")
             .arg(MAX_STREAM_LEN)
@@ -181,9 +235,18 @@ impl JobQueue for RedisQueue {
         Ok(())
     }
 
-    async fn next(&self, consumer: &str, wait: Duration) -> Result<Option<Delivery>, QueueError> {
-        if let Some(delivery) = self.reclaim_idle(consumer).await? {
-            return Ok(Some(delivery));
+    async fn next(
+        &self,
+        consumer: &str,
+        lanes: &[String],
+        wait: Duration,
+    ) -> Result<Option<Delivery>, QueueError> {
+        let streams: Vec<String> = lanes.iter().map(|l| self.stream_of(l)).collect();
+        for stream in &streams {
+            self.grouped(stream).await?;
+            if let Some(delivery) = self.reclaim_idle(consumer, stream).await? {
+                return Ok(Some(delivery));
+            }
         }
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
@@ -193,23 +256,36 @@ impl JobQueue for RedisQueue {
             .arg(1)
             .arg("BLOCK")
             .arg(wait.min(MAX_BLOCK).as_millis().max(1) as u64)
-            .arg("STREAMS")
-            .arg(&self.stream)
-            .arg(">");
-        // [[stream, [[entry-id, [field, value]]]]] or nil on timeout (a map in RESP3).
-        let entries = match self.query_with_group(&cmd).await? {
+            .arg("STREAMS");
+        for stream in &streams {
+            cmd.arg(stream);
+        }
+        for _ in &streams {
+            cmd.arg(">");
+        }
+        // [[stream, [[entry-id, [field, value]]]], ...] or nil on timeout (a map in RESP3).
+        let per_stream: Vec<(Value, Value)> = match self.query_with_group(&cmd, &streams).await? {
             Value::Nil => return Ok(None),
-            Value::Array(streams) => streams.into_iter().next().and_then(|s| match s {
-                Value::Array(mut kv) if kv.len() == 2 => kv.pop(),
-                _ => None,
-            }),
-            Value::Map(streams) => streams.into_iter().next().map(|(_, v)| v),
+            Value::Array(streams) => streams
+                .into_iter()
+                .filter_map(|s| match s {
+                    Value::Array(mut kv) if kv.len() == 2 => {
+                        let entries = kv.pop()?;
+                        Some((kv.pop()?, entries))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Value::Map(streams) => streams,
             other => return Err(QueueError::Protocol(format!("XREADGROUP reply {other:?}"))),
         };
-        let delivery = match entries {
-            Some(Value::Array(entries)) => entries.first().and_then(entry_delivery),
-            _ => None,
-        };
+        let delivery = per_stream.iter().find_map(|(name, entries)| {
+            let name = text(name)?;
+            match entries {
+                Value::Array(entries) => entries.first().and_then(|e| entry_delivery(&name, e)),
+                _ => None,
+            }
+        });
         tracing::debug!(?delivery, consumer, "XREADGROUP");
         Ok(delivery)
     }
@@ -219,13 +295,14 @@ impl JobQueue for RedisQueue {
             return Ok(());
         };
         let mut cmd = redis::cmd("XCLAIM");
-        cmd.arg(&self.stream)
+        cmd.arg(&receipt.stream)
             .arg(GROUP)
             .arg(consumer)
             .arg(0)
-            .arg(receipt)
+            .arg(&receipt.entry)
             .arg("JUSTID");
-        self.query_with_group(&cmd).await?;
+        self.query_with_group(&cmd, std::slice::from_ref(&receipt.stream))
+            .await?;
         Ok(())
     }
 
@@ -236,13 +313,13 @@ impl JobQueue for RedisQueue {
         let mut conn = self.conn().await?;
         redis::pipe()
             .cmd("XACK")
-            .arg(&self.stream)
+            .arg(&receipt.stream)
             .arg(GROUP)
-            .arg(receipt)
+            .arg(&receipt.entry)
             .ignore()
             .cmd("XDEL")
-            .arg(&self.stream)
-            .arg(receipt)
+            .arg(&receipt.stream)
+            .arg(&receipt.entry)
             .ignore()
             .query_async::<()>(&mut conn)
             .await
@@ -260,27 +337,38 @@ impl JobQueue for RedisQueue {
 
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
         let mut conn = self.conn().await?;
-        let (len, pending): (u64, Value) = redis::pipe()
-            .cmd("XLEN")
-            .arg(&self.stream)
-            .cmd("XPENDING")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_error)?;
-        // XPENDING summary: [count, min-id, max-id, [[consumer, count], ...]]
-        let in_flight = match pending {
-            Value::Array(parts) => match parts.first() {
-                Some(Value::Int(n)) => (*n).max(0) as u64,
+        let mut total = QueueDepth::default();
+        for lane in LANES {
+            let stream = self.stream_of(lane);
+            let (exists, len): (bool, u64) = redis::pipe()
+                .cmd("EXISTS")
+                .arg(&stream)
+                .cmd("XLEN")
+                .arg(&stream)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            if !exists {
+                continue;
+            }
+            let pending: Value = redis::cmd("XPENDING")
+                .arg(&stream)
+                .arg(GROUP)
+                .query_async(&mut conn)
+                .await
+                .unwrap_or(Value::Nil);
+            // XPENDING summary: [count, min-id, max-id, [[consumer, count], ...]]
+            let in_flight = match pending {
+                Value::Array(parts) => match parts.first() {
+                    Some(Value::Int(n)) => (*n).max(0) as u64,
+                    _ => 0,
+                },
                 _ => 0,
-            },
-            _ => 0,
-        };
-        Ok(QueueDepth {
-            waiting: len.saturating_sub(in_flight),
-            in_flight,
-        })
+            };
+            total.waiting += len.saturating_sub(in_flight);
+            total.in_flight += in_flight;
+        }
+        Ok(total)
     }
 }
 
@@ -298,12 +386,15 @@ mod tests {
             ]),
         ]);
         assert_eq!(
-            entry_delivery(&entry),
+            entry_delivery("s", &entry),
             Some(Delivery {
                 job_id: "abc".into(),
-                receipt: Some("1-0".into())
+                receipt: Some(Receipt {
+                    stream: "s".into(),
+                    entry: "1-0".into()
+                })
             })
         );
-        assert_eq!(entry_delivery(&Value::Nil), None);
+        assert_eq!(entry_delivery("s", &Value::Nil), None);
     }
 }

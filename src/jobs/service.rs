@@ -105,6 +105,11 @@ impl JobService {
         self.check(&request)?;
         // Refuse early while the transport is down, rather than accept work nobody can take.
         self.queue.ping().await?;
+        let lane = self
+            .registry
+            .get(&request.kind)
+            .map_or(super::ANY_LANE, |h| h.lane(&request.payload))
+            .to_string();
         let job = NewJob {
             id: uuid::Uuid::now_v7().to_string(),
             owner_id: request.owner_id,
@@ -116,6 +121,7 @@ impl JobService {
                 .unwrap_or(self.settings.max_attempts)
                 .clamp(1, self.settings.max_attempts.max(1)),
             idempotency_key: request.idempotency_key,
+            lane,
         };
         let (row, inserted) = self.store.insert_job(&job, now_ms()).await?;
         if !inserted {

@@ -287,6 +287,14 @@ impl JobHandler for VideoRender {
         "video.render"
     }
 
+    fn lane(&self, payload: &Value) -> &'static str {
+        if payload.get("generate").is_some_and(|g| !g.is_null()) {
+            super::campaign_loop::IMAGE_LANE
+        } else {
+            super::ANY_LANE
+        }
+    }
+
     fn describe(&self) -> &'static str {
         "render a video spec (or the ad template from copy or a brief) to MP4 at each video format"
     }
@@ -488,7 +496,12 @@ impl VideoRender {
             .await
             .map_err(|e| JobError::Retryable(e.to_string()))?
             .ok_or_else(|| JobError::Fatal(format!("{field}: asset {id} not found")))?;
-        Ok(PathBuf::from(row.path))
+        self.assets.local_file(&row).await.map_err(|e| match e {
+            crate::store::assets::AssetError::Object(e) if e.is_transient() => {
+                JobError::Retryable(format!("{field}: {e}"))
+            }
+            e => JobError::Fatal(format!("{field}: {e}")),
+        })
     }
 
     fn rife(&self, spec: &VideoSpec) -> Result<Option<Arc<Rife>>, JobError> {

@@ -134,6 +134,10 @@ pub trait JobHandler: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// One line for the API docs and errors.
     fn describe(&self) -> &'static str;
+    /// The lane a job with this payload needs (`any` unless it must run beside a model).
+    fn lane(&self, _payload: &Value) -> &'static str {
+        super::ANY_LANE
+    }
     /// Only admin keys may submit this kind.
     fn admin_only(&self) -> bool {
         false
@@ -178,6 +182,8 @@ pub struct WorkerOptions {
     /// On shutdown, running jobs get this long to finish before they are cancelled and requeued.
     pub shutdown_grace: Duration,
     pub settings: QueueSettings,
+    /// The lanes this worker takes jobs from: `any`, and `text`/`image` when it has those models.
+    pub lanes: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -186,6 +192,8 @@ pub struct Worker {
     queue: Arc<dyn JobQueue>,
     registry: JobRegistry,
     options: Arc<WorkerOptions>,
+    /// Jobs running now (for the heartbeat).
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Worker {
@@ -200,7 +208,13 @@ impl Worker {
             queue,
             registry,
             options: Arc::new(options),
+            running: Arc::default(),
         }
+    }
+
+    /// How many jobs this worker runs at this moment.
+    pub fn running(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.running.clone()
     }
 
     /// Runs `concurrency` job loops until `shutdown` fires, then lets running jobs finish within
@@ -222,12 +236,15 @@ impl Worker {
         while !shutdown.is_cancelled() {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                next = self.queue.next(&consumer, Duration::from_secs(1)) => next,
+                next = self.queue.next(&consumer, &self.options.lanes, Duration::from_secs(1)) => next,
             };
             match next {
                 Ok(Some(delivery)) => {
                     failures = 0;
-                    if let Err(e) = self.process(&consumer, delivery, &shutdown).await {
+                    self.running.fetch_add(1, Ordering::SeqCst);
+                    let processed = self.process(&consumer, delivery, &shutdown).await;
+                    self.running.fetch_sub(1, Ordering::SeqCst);
+                    if let Err(e) = processed {
                         tracing::warn!(error = %e, "job bookkeeping failed");
                     }
                 }
@@ -452,7 +469,8 @@ pub(crate) async fn dispatch_marked(
     queue: &dyn JobQueue,
     id: &str,
 ) -> Result<(), QueueError> {
-    if let Err(e) = queue.dispatch(id).await {
+    let lane = store.job_lane(id).await?;
+    if let Err(e) = queue.dispatch(id, &lane).await {
         store.unmark_dispatched(id).await?;
         return Err(e);
     }

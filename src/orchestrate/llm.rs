@@ -71,6 +71,37 @@ impl TextBackend {
         }
     }
 
+    /// [`Self::json`], drawn again (`seed + 1`, ..., with half as many tokens more each time)
+    /// when the model runs out of tokens or its answer does not parse, at most `attempts`
+    /// times in all. A small model sometimes rambles inside a long string field: another draw
+    /// usually finishes.
+    pub async fn json_retrying(
+        &self,
+        messages: &[ChatMessage],
+        schema: &Value,
+        seed: u64,
+        max_tokens: usize,
+        attempts: usize,
+    ) -> Result<Value, LlmError> {
+        let mut budget = max_tokens;
+        let mut last = LlmError::Unfinished;
+        for i in 0..attempts.max(1) {
+            match self
+                .json(messages, schema, seed.wrapping_add(i as u64), budget)
+                .await
+            {
+                Ok(value) => return Ok(value),
+                Err(e @ (LlmError::Unfinished | LlmError::BadJson(_))) => {
+                    tracing::debug!(attempt = i + 1, error = %e, "drawing the JSON answer again");
+                    last = e;
+                    budget += budget / 2;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
     /// One JSON answer under `schema`, sampled with `seed`.
     pub async fn json(
         &self,

@@ -27,6 +27,8 @@ pub const MAX_STEPS: usize = 6;
 pub const CONCEPTS: usize = 2;
 /// Validation failures of the model's words the planner asks it to repair.
 pub const MAX_REPAIRS: usize = 2;
+/// Draws of one JSON answer when the model runs out of tokens or breaks the JSON.
+pub const DRAWS: usize = 3;
 pub const TOOLS: &[&str] = &[
     "read_past_results",
     "estimate_budget_split",
@@ -338,11 +340,12 @@ pub async fn plan(
     let mut words = Value::Null;
     for attempt in 0..=MAX_REPAIRS {
         words = backend
-            .json(
+            .json_retrying(
                 &messages,
                 &schema,
-                brief.seed.wrapping_add(attempt as u64),
+                brief.seed.wrapping_add(attempt as u64 * DRAWS as u64),
                 400,
+                DRAWS,
             )
             .await?;
         let checked = check_words(&words).and_then(|()| {
@@ -406,11 +409,12 @@ pub async fn plan(
             )),
         ];
         let pick = backend
-            .json(
+            .json_retrying(
                 &ask,
                 &pick_schema,
-                brief.seed.wrapping_add(100 + step as u64),
+                brief.seed.wrapping_add(100 + step as u64 * DRAWS as u64),
                 60,
+                DRAWS,
             )
             .await?;
         let tool = pick["tool"].as_str().unwrap_or("finish").to_string();
@@ -577,7 +581,9 @@ async fn run_tool(
                         )),
                     ];
                     let seed = brief.seed.wrapping_add(1000 + (c * 16 + p) as u64);
-                    let copy = backend.json(&ask, &limits.schema(), seed, 220).await?;
+                    let copy = backend
+                        .json_retrying(&ask, &limits.schema(), seed, 220, DRAWS)
+                        .await?;
                     per_platform.insert(platform.clone(), copy);
                 }
                 all.push(json!({"concept": concept["name"], "copy": per_platform}));

@@ -1,13 +1,15 @@
-//! Files made by jobs (charts now; renders later), kept under `DATA_DIR/assets/OWNER/` with a
-//! row per file: content type, size and SHA-256. The id is derived from (owner, job, name), so a
-//! retried job writes the same object and the same row: a file is written to a temporary name
-//! and renamed into place, never seen half-written, never left twice.
+//! Files made by jobs and uploads, with a row per file: content type, size and SHA-256. The
+//! bytes live under `DATA_DIR/assets/OWNER/` or in an S3-compatible bucket ([`Objects`]). The id
+//! is derived from (owner, job, name), so a retried job (on any worker) writes the same key and
+//! the same row: a file is written to a temporary name and renamed into place, an object is
+//! uploaded whole or not at all; never seen half-written, never left twice.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::objects::{ObjectError, Objects};
 use super::{Store, StoreError, StoreResult};
 
 /// A stored file.
@@ -64,6 +66,8 @@ pub enum AssetError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
 }
 
 /// Where an asset's bytes go.
@@ -72,6 +76,8 @@ struct Target {
     name: String,
     folder: PathBuf,
     path: PathBuf,
+    /// What the row records: `path`, or the object's `s3://` location.
+    location: String,
 }
 
 impl Target {
@@ -113,6 +119,7 @@ pub struct AssetStore {
     store: Store,
     root: PathBuf,
     limits: AssetLimits,
+    objects: Objects,
 }
 
 fn asset_from_row(row: &sqlx::any::AnyRow) -> StoreResult<AssetRow> {
@@ -145,7 +152,18 @@ impl AssetStore {
             store,
             root: data_dir.join("assets"),
             limits,
+            objects: Objects::local(),
         }
+    }
+
+    /// The same store with its bytes in `objects` (an S3-compatible bucket).
+    pub fn with_objects(self, objects: Objects) -> Self {
+        Self { objects, ..self }
+    }
+
+    /// Whether the bytes are in a bucket (not this machine's disk).
+    pub fn is_remote(&self) -> bool {
+        self.objects.is_remote()
     }
 
     /// Bytes the owner keeps, not counting the asset `except` (about to be rewritten).
@@ -177,16 +195,7 @@ impl AssetStore {
         let mut removed = 0;
         for row in rows.iter().map(asset_from_row) {
             let row = row?;
-            match tokio::fs::remove_file(&row.path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(AssetError::Io {
-                        path: row.path,
-                        source,
-                    });
-                }
-            }
+            self.objects.delete(&row.path).await?;
             sqlx::query("DELETE FROM assets WHERE id = $1")
                 .bind(&row.id)
                 .execute(self.store.pool())
@@ -210,15 +219,19 @@ impl AssetStore {
         let target = self
             .target(owner_id, job_id, name, content.len() as u64)
             .await?;
-        let temporary =
-            target
-                .folder
-                .join(format!(".{}-{}.partial", target.id, uuid::Uuid::new_v4()));
-        let io = target.io_error();
-        tokio::fs::write(&temporary, content).await.map_err(&io)?;
-        tokio::fs::rename(&temporary, &target.path)
-            .await
-            .map_err(io)?;
+        if self.objects.is_remote() {
+            self.objects.put(&target.location, content).await?;
+        } else {
+            let temporary =
+                target
+                    .folder
+                    .join(format!(".{}-{}.partial", target.id, uuid::Uuid::new_v4()));
+            let io = target.io_error();
+            tokio::fs::write(&temporary, content).await.map_err(&io)?;
+            tokio::fs::rename(&temporary, &target.path)
+                .await
+                .map_err(io)?;
+        }
         let file = FileFacts {
             sha256: hex::encode(Sha256::digest(content)),
             bytes: content.len() as u64,
@@ -250,7 +263,10 @@ impl AssetStore {
         };
         let file = hash_file(from).await.map_err(io_from)?;
         let target = self.target(owner_id, job_id, name, file.bytes).await?;
-        if tokio::fs::rename(from, &target.path).await.is_err() {
+        if self.objects.is_remote() {
+            self.objects.put_file(&target.location, from).await?;
+            let _ = tokio::fs::remove_file(from).await;
+        } else if tokio::fs::rename(from, &target.path).await.is_err() {
             // Another filesystem: copy under a temporary name, then rename.
             let temporary =
                 target
@@ -292,17 +308,24 @@ impl AssetStore {
                 limit: self.limits.quota_bytes,
             });
         }
-        let folder = self.root.join(&hex::encode(Sha256::digest(owner_id))[..16]);
+        let owner_folder = &hex::encode(Sha256::digest(owner_id))[..16];
+        let folder = self.root.join(owner_folder);
         let path = folder.join(format!("{id}-{name}"));
+        let location = self
+            .objects
+            .location(&format!("{owner_folder}/{id}-{name}"), &path);
         let target = Target {
             id,
             name: name.to_string(),
             folder,
             path,
+            location,
         };
-        tokio::fs::create_dir_all(&target.folder)
-            .await
-            .map_err(target.io_error())?;
+        if !self.objects.is_remote() {
+            tokio::fs::create_dir_all(&target.folder)
+                .await
+                .map_err(target.io_error())?;
+        }
         Ok(target)
     }
 
@@ -323,7 +346,7 @@ impl AssetStore {
             content_type: content_type.to_string(),
             sha256: file.sha256,
             bytes: file.bytes as i64,
-            path: target.path.display().to_string(),
+            path: target.location,
             created_at: now,
         };
         sqlx::query(
@@ -355,6 +378,38 @@ impl AssetStore {
             .fetch_optional(self.store.pool())
             .await?;
         row.as_ref().map(asset_from_row).transpose()
+    }
+
+    /// An asset's bytes.
+    pub async fn read(&self, row: &AssetRow) -> Result<Vec<u8>, AssetError> {
+        Ok(self.objects.read(&row.path).await?)
+    }
+
+    /// A local file with the asset's bytes, for readers that need a path (ffmpeg): the file
+    /// itself, or the object fetched once into a cache.
+    pub async fn local_file(&self, row: &AssetRow) -> Result<PathBuf, AssetError> {
+        let cache_name = format!("{}-{}", row.id, &row.sha256[..row.sha256.len().min(16)]);
+        Ok(self.objects.local_file(&row.path, &cache_name).await?)
+    }
+
+    /// `len` bytes of the asset from `start`, streamed.
+    pub async fn stream_range(
+        &self,
+        row: &AssetRow,
+        start: u64,
+        len: u64,
+    ) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>, AssetError>
+    {
+        Ok(self.objects.stream_range(&row.path, start, len).await?)
+    }
+
+    /// A URL that reads the asset without credentials for `ttl`, when it is in a bucket.
+    pub async fn presign(
+        &self,
+        row: &AssetRow,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, AssetError> {
+        Ok(self.objects.presign(&row.path, ttl).await?)
     }
 
     /// The files of one of the owner's jobs, by name.

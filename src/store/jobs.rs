@@ -71,6 +71,8 @@ pub struct NewJob {
     pub priority: i64,
     pub max_attempts: i64,
     pub idempotency_key: Option<String>,
+    /// `any`, or the capability a worker needs to run it (`text`, `image`).
+    pub lane: String,
 }
 
 /// A job as stored.
@@ -207,8 +209,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, owner_id, kind, payload, state, priority, attempts, max_attempts, \
-             available_at, progress, message, idempotency_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, 0, 'queued', $8, $7, $7) \
+             available_at, progress, message, idempotency_key, created_at, updated_at, lane) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, 0, 'queued', $8, $7, $7, $9) \
              ON CONFLICT (owner_id, idempotency_key) DO NOTHING",
         )
         .bind(&job.id)
@@ -219,6 +221,7 @@ impl Store {
         .bind(job.max_attempts)
         .bind(now)
         .bind(job.idempotency_key.as_deref())
+        .bind(&job.lane)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -324,19 +327,40 @@ impl Store {
 
     /// Ids of jobs a worker could claim now, best first: queued and due, or running with an
     /// expired lease.
-    pub async fn runnable_job_ids(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+    pub async fn runnable_job_ids(
+        &self,
+        now: i64,
+        limit: i64,
+        lanes: &[String],
+    ) -> StoreResult<Vec<String>> {
+        // The lanes as `,any,text,`: a lane matches when `,lane,` is inside (no dynamic IN list).
+        let lanes = format!(",{},", lanes.join(","));
         let rows = sqlx::query(
-            "SELECT id FROM jobs WHERE (state = 'queued' AND available_at <= $1) \
-             OR (state = 'running' AND lease_until < $1) \
+            "SELECT id FROM jobs WHERE ((state = 'queued' AND available_at <= $1) \
+             OR (state = 'running' AND lease_until < $1)) \
+             AND $3 LIKE '%,' || lane || ',%' \
              ORDER BY priority DESC, available_at, created_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
+        .bind(lanes)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| r.try_get::<String, _>("id").map_err(StoreError::from))
             .collect()
+    }
+
+    /// The lane a job runs in (`any` for an unknown id).
+    pub async fn job_lane(&self, id: &str) -> StoreResult<String> {
+        let row = sqlx::query("SELECT lane FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("lane")?,
+            None => "any".into(),
+        })
     }
 
     /// Atomically takes job `id` for `worker_id` until `lease_until`, if it is runnable. The

@@ -15,8 +15,10 @@ pub mod events;
 pub mod experiments;
 mod jobs;
 mod keys;
+pub mod objects;
 pub mod orchestration;
 pub mod users;
+pub mod workers;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -671,10 +671,20 @@ async fn a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice(ki
     let body = json!({"campaign_id": campaign_id, "platform": "sandbox"});
     let (status, created) = send(server.post("/api/deployments", &body)).await;
     assert_eq!(status, 202, "{created}");
-    job_result(&server, created["job_id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    job_result(
+        &server,
+        created["job_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
     let id = created["deployment"]["id"].as_str().unwrap();
-    for (action, status) in [("pause", "paused"), ("pause", "paused"), ("resume", "active")] {
-        let (code, d) = send(server.post(&format!("/api/deployments/{id}/{action}"), &json!({}))).await;
+    for (action, status) in [
+        ("pause", "paused"),
+        ("pause", "paused"),
+        ("resume", "active"),
+    ] {
+        let (code, d) =
+            send(server.post(&format!("/api/deployments/{id}/{action}"), &json!({}))).await;
         assert_eq!(code, 200, "{action}: {d}");
         assert_eq!(d["status"], status, "{action}: {d}");
     }
@@ -687,15 +697,27 @@ async fn a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice(ki
     ))
     .await;
     assert_eq!(status, 202, "{job}");
-    job_result(&server, job["id"].as_str().unwrap(), Duration::from_secs(120)).await;
+    job_result(
+        &server,
+        job["id"].as_str().unwrap(),
+        Duration::from_secs(120),
+    )
+    .await;
     let (_, after) = send(server.get(&format!("/api/creatives/{creative}"))).await;
-    assert_eq!(after["version"], before["version"].as_i64().unwrap() + 1, "{after}");
+    assert_eq!(
+        after["version"],
+        before["version"].as_i64().unwrap() + 1,
+        "{after}"
+    );
     assert_eq!(after["status"], "ready");
     assert_ne!(
         after["assets"]["meta_feed_square"], before["assets"]["meta_feed_square"],
         "rendered again as new assets"
     );
-    assert_eq!(after["copy"], before["copy"], "no text model: the same copy");
+    assert_eq!(
+        after["copy"], before["copy"],
+        "no text model: the same copy"
+    );
     let (status, _) = send(server.post("/api/creatives/nope/regenerate", &json!({}))).await;
     assert_eq!(status, 404);
     server.stop().await;

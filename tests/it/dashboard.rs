@@ -46,27 +46,53 @@ async fn pages_are_served_with_their_policy_and_the_api_keeps_its_404() {
 
     let index = get("/").await.unwrap();
     assert_eq!(index.status(), 200);
-    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("script-src 'self' 'sha256-abc='"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline';") || csp.contains("style-src 'self' 'unsafe-inline'"));
-    assert!(!csp.split(';').any(|d| d.contains("script-src") && d.contains("unsafe")), "{csp}");
+    assert!(
+        !csp.split(';')
+            .any(|d| d.contains("script-src") && d.contains("unsafe")),
+        "{csp}"
+    );
     assert_eq!(index.headers()["x-frame-options"], "DENY");
     assert_eq!(index.headers()["x-content-type-options"], "nosniff");
-    assert!(index.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     let page = get("/campaign/?id=abc").await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.text().await.unwrap(), "<html>campaign</html>");
     let chunk = get("/_next/static/chunks/app.js").await.unwrap();
     assert_eq!(chunk.status(), 200);
-    assert!(chunk.headers()["cache-control"].to_str().unwrap().contains("immutable"));
-    assert!(chunk.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        chunk.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(
+        chunk.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
 
     let missing = get("/nowhere/").await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.text().await.unwrap(), "<html>not here</html>");
-    for escape in ["/../secret.txt", "/%2e%2e/secret.txt", "/campaign/..%2f..%2fsecret.txt"] {
+    for escape in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/campaign/..%2f..%2fsecret.txt",
+    ] {
         let response = get(escape).await.unwrap();
         let status = response.status();
         let body = response.text().await.unwrap();
@@ -119,12 +145,16 @@ async fn the_session_cookie_signs_in_and_writes_need_the_csrf_header() {
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user"]["email"], "dash@example.com", "{me}");
     // A write on the cookie alone is what a forged cross-site form would send: refused.
-    let (status, body) = send(
-        with_cookie(reqwest::Method::POST, "/api/keys").json(&json!({"name": "from a page"})),
-    )
-    .await;
+    let (status, body) =
+        send(with_cookie(reqwest::Method::POST, "/api/keys").json(&json!({"name": "from a page"})))
+            .await;
     assert_eq!(status, 403, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("X-Requested-With"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Requested-With")
+    );
     let (status, body) = send(
         with_cookie(reqwest::Method::POST, "/api/keys")
             .header("x-requested-with", "adforge")
@@ -133,12 +163,10 @@ async fn the_session_cookie_signs_in_and_writes_need_the_csrf_header() {
     .await;
     assert_eq!(status, 201, "{body}");
     // A cookie that is not a session token is refused, not looked up as a key.
-    let (status, _) = send(
-        server
-            .client
-            .get(server.url("/api/users/me"))
-            .header("cookie", format!("adforge_session={}", body["key"].as_str().unwrap())),
-    )
+    let (status, _) = send(server.client.get(server.url("/api/users/me")).header(
+        "cookie",
+        format!("adforge_session={}", body["key"].as_str().unwrap()),
+    ))
     .await;
     assert_eq!(status, 401);
 
@@ -150,6 +178,9 @@ async fn the_session_cookie_signs_in_and_writes_need_the_csrf_header() {
         .unwrap();
     assert_eq!(logout.status(), 204);
     let cleared = logout.headers()["set-cookie"].to_str().unwrap();
-    assert!(cleared.starts_with("adforge_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.starts_with("adforge_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     server.stop().await;
 }

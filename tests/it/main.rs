@@ -23,6 +23,7 @@ mod events;
 mod inference;
 mod mmm;
 mod models;
+mod objects;
 mod platforms;
 mod queue;
 mod rife;

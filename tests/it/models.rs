@@ -301,6 +301,7 @@ async fn model_pull_runs_as_a_job_with_progress() {
             concurrency: 1,
             shutdown_grace: Duration::from_millis(100),
             settings: fast_settings(),
+            lanes: crate::support::all_lanes(),
         },
     );
     let handle = tokio::spawn(worker.run(stop.clone()));

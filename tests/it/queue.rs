@@ -112,6 +112,7 @@ impl Rig {
                 concurrency,
                 shutdown_grace: Duration::from_millis(200),
                 settings: self.settings.clone(),
+                lanes: crate::support::all_lanes(),
             },
         )
     }
@@ -257,6 +258,7 @@ async fn restart_keeps_queued_jobs(store: StoreKind, queue: QueueKind) {
             concurrency: 2,
             shutdown_grace: Duration::from_millis(200),
             settings: rig.settings.clone(),
+            lanes: crate::support::all_lanes(),
         },
     );
     let handle = tokio::spawn(worker.run(stop.clone()));

@@ -46,6 +46,7 @@ fn new_job(owner: &str, key: Option<&str>) -> NewJob {
         priority: 0,
         max_attempts: 2,
         idempotency_key: key.map(str::to_string),
+        lane: "any".into(),
     }
 }
 
@@ -192,12 +193,18 @@ async fn expired_leases_are_reclaimed_until_attempts_run_out(kind: StoreKind) {
         ClaimOutcome::Claimed(_)
     ));
     assert_eq!(
-        store.runnable_job_ids(t0 + 50, 10).await.unwrap(),
+        store
+            .runnable_job_ids(t0 + 50, 10, &crate::support::all_lanes())
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
     // After the lease runs out the job is runnable again, and the old attempt is fenced off.
     assert_eq!(
-        store.runnable_job_ids(t0 + 200, 10).await.unwrap(),
+        store
+            .runnable_job_ids(t0 + 200, 10, &crate::support::all_lanes())
+            .await
+            .unwrap(),
         vec![job.id.clone()]
     );
     let ClaimOutcome::Claimed(second) = store
@@ -313,7 +320,7 @@ async fn cancel_queued_and_running(kind: StoreKind) {
     );
     assert!(
         store
-            .runnable_job_ids(now + 120_000, 10)
+            .runnable_job_ids(now + 120_000, 10, &crate::support::all_lanes())
             .await
             .unwrap()
             .is_empty()

@@ -227,6 +227,11 @@ impl JobHandler for TestKind {
 }
 
 /// Logs to stderr when RUST_LOG is set (run with `--nocapture` to read them).
+/// Every lane: a test worker runs every kind.
+pub fn all_lanes() -> Vec<String> {
+    ["any", "text", "image"].map(String::from).to_vec()
+}
+
 pub fn init_logs() {
     if std::env::var("RUST_LOG").is_ok() {
         adforge::telemetry::init_tracing();
@@ -746,6 +751,8 @@ impl TestServer {
             shutdown: stop.child_token(),
             auth,
             dashboard: web_dir.and_then(|dir| adforge::api::Dashboard::open(&dir)),
+            role: adforge::config::Role::All,
+            proxy: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -764,6 +771,7 @@ impl TestServer {
                 concurrency: 2,
                 shutdown_grace: Duration::from_millis(200),
                 settings: settings.clone(),
+                lanes: all_lanes(),
             },
         );
         let worker = tokio::spawn(worker.run(stop.clone()));
@@ -866,4 +874,66 @@ pub fn run_child_test(name: &str, env_var: &str) {
     eprintln!("{log}");
     assert!(out.status.success(), "{name} failed:\n{log}");
     assert!(log.contains("1 passed"), "{name} did not run:\n{log}");
+}
+
+/// An S3-compatible server of the test's own: `moto` in server mode (`ADFORGE_TEST_MOTO` is its
+/// `moto_server`, installed by scripts/test.sh) on a free loopback port; stopped on drop.
+pub struct OwnMoto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl OwnMoto {
+    pub fn start() -> Self {
+        let bin = std::env::var("ADFORGE_TEST_MOTO").unwrap_or_else(|_| {
+            panic!("ADFORGE_TEST_MOTO is not set: run the suite through ./scripts/test.sh")
+        });
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Makes a bucket (moto takes unsigned requests).
+    pub async fn bucket(&self, name: &str) {
+        let status = reqwest::Client::new()
+            .put(format!("{}/{name}", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "creating bucket {name}: {status}");
+    }
+
+    /// Settings that reach this server with any credentials.
+    pub fn settings(&self) -> adforge::store::objects::S3Settings {
+        adforge::store::objects::S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            virtual_hosted: false,
+            access_key_id: Some("test".into()),
+            secret_access_key: Some(adforge::config::Secret::new("test")),
+            max_retries: 1,
+            retry_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
