@@ -47,5 +47,9 @@ RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --all-targets
 log "scale-out: an API node and two workers on their own network namespaces"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/scaleout_test.sh target/debug/adforge
 
+log "reliability: schema fuzzing and overload (bounded forms; RELIABILITY.md has the long ones)"
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" EXAMPLES=3 ./scripts/fuzz_api.sh target/debug/adforge
+ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" SECONDS_EACH=8 ./scripts/overload_test.sh target/debug/adforge
+
 log "dashboard: component and end-to-end tests"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/web_test.sh target/debug/adforge

@@ -156,10 +156,7 @@ impl PlanRequest {
                 "age_min/age_max: ages run from 13 to 65",
             ));
         }
-        let landing = text("landing_url", &self.landing_url, 8, 2000)?;
-        if !(landing.starts_with("https://") || landing.starts_with("http://")) {
-            return Err(ApiError::bad_request("landing_url: must be an http(s) URL"));
-        }
+        let landing = super::urls::public_url("landing_url", &self.landing_url)?;
         Ok(PlanBrief {
             product: text("product", &self.product, 1, 500)?,
             audience: text("audience", &self.audience, 0, 300)?,

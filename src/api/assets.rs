@@ -4,7 +4,7 @@
 //! seek in a video; the checksum is the ETag), for the owner only.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-use super::extract::Auth;
+use super::extract::{Auth, ValidQuery};
 use super::{ApiError, AppState};
 use crate::store::assets::AssetRow;
 use crate::store::now_ms;
@@ -71,7 +71,7 @@ pub struct UploadQuery {
 pub async fn upload(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Query(query): Query<UploadQuery>,
+    ValidQuery(query): ValidQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -242,7 +242,7 @@ pub async fn download_url(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-    Query(query): Query<UrlQuery>,
+    ValidQuery(query): ValidQuery<UrlQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let row = find(&state, &principal.owner_id, &id).await?;
     let ttl = query.ttl_secs.unwrap_or(900);

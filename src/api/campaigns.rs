@@ -5,7 +5,7 @@
 //! Money arrives as a decimal string or number in the campaign's currency and is kept as
 //! integer micros.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::extract::{Auth, ValidJson};
+use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::orchestrate::platforms::money::{Currency, Micros};
 use crate::store::campaigns::{CampaignFilter, CampaignRow, Versioned};
@@ -218,6 +218,12 @@ fn check(row: &CampaignRow) -> Result<(), ApiError> {
     {
         return Err(ApiError::bad_request("brief: must be a JSON object"));
     }
+    if let Some(url) = row.brief.as_ref().and_then(|b| b.get("landing_url")) {
+        let url = url
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("brief.landing_url: must be a string"))?;
+        super::urls::public_url("brief.landing_url", url)?;
+    }
     Ok(())
 }
 
@@ -309,7 +315,7 @@ pub struct CampaignPage {
 pub async fn list(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Query(query): Query<ListQuery>,
+    ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Json<CampaignPage>, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_PAGE).contains(&limit) {

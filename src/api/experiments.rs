@@ -142,8 +142,13 @@ async fn store_experiment(
 ) -> Result<Value, ApiError> {
     check_name("campaign_id", &body.campaign_id, 128)?;
     check_name("name", &body.name, 200)?;
-    let statistics = compute(&body.test)?;
-    let sequential = sequential(body)?;
+    // CPU work: off the async runtime.
+    let (test, request) = (body.test.clone(), body.clone());
+    let (statistics, sequential) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>((compute(&test)?, sequential(&request)?))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the statistics task failed: {e}")))??;
     let count = state
         .store
         .count_experiments(owner, &body.campaign_id)

@@ -92,6 +92,7 @@ pub struct ImageEditRequest {
     /// How much of the schedule runs from the noised input, 0 < strength <= 1 (default 0.6).
     pub strength: Option<f64>,
     #[serde(flatten)]
+    #[schema(inline)]
     pub generation: ImageGenerationRequest,
 }
 

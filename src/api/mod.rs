@@ -26,6 +26,7 @@ mod mmm;
 mod openai;
 mod openapi;
 pub mod proxy;
+mod urls;
 mod users;
 mod videos;
 mod webhooks;

@@ -33,7 +33,7 @@ use super::{
         events::events, webhooks::meta_handshake, webhooks::meta_delivery, webhooks::tiktok_delivery, webhooks::google_delivery,
     ),
     components(schemas(super::ErrorBody, super::ErrorDetail)),
-    modifiers(&ApiKeyAuth),
+    modifiers(&ApiKeyAuth, &CommonErrors),
     tags((name = "ops", description = "Health, readiness and metrics"),
          (name = "jobs", description = "Queued background work with progress"),
          (name = "generate", description = "Creatives from a product brief"),
@@ -62,11 +62,117 @@ impl Modify for ApiKeyAuth {
     }
 }
 
+/// The answers any route can give besides its own, documented on every operation (each with the
+/// error envelope): a body over the size limit, a rate limit or a full queue, a dependency down
+/// or a request that took too long, an unexpected failure; and on routes with a key, a missing
+/// or wrong key; on routes with a path id, not found; on routes with a body, a bad one.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                // `/v1/*` needs a key too unless the server is open on loopback.
+                let secured = operation.security.is_some() || path.starts_with("/v1/");
+                let with_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                add(
+                    "400",
+                    "The request is malformed or breaks a limit (the message names the field)",
+                );
+                add("405", "The method is not allowed on this path");
+                add("413", "The request body is over the size limit");
+                add(
+                    "429",
+                    "Over the caller's rate limit, or a queue is full (see Retry-After)",
+                );
+                add("500", "An unexpected failure (details in the server log)");
+                add(
+                    "503",
+                    "A dependency is down or the request took too long (see Retry-After)",
+                );
+                if secured {
+                    add("401", "No key, or a key or session that is not valid");
+                    add("403", "The caller may not do this");
+                }
+                if has_id || secured {
+                    add("404", "No such object for this caller");
+                }
+                if with_body {
+                    add("415", "The body is not of a type this route takes");
+                    add(
+                        "422",
+                        "The body is well-formed but not what this route takes",
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of every route.
 pub fn openapi_json() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// The document as served: `allOf` members lose `additionalProperties: false` and the whole
+/// is closed with `unevaluatedProperties: false` instead (a flattened request type is closed as a
+/// whole by serde; closed members would contradict each other and describe no body at all).
+pub fn openapi_document() -> serde_json::Value {
+    fn open_all_of(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut closed = false;
+                if let Some(serde_json::Value::Array(parts)) = map.get_mut("allOf") {
+                    for part in parts.iter_mut() {
+                        if let Some(part) = part.as_object_mut() {
+                            closed |= part.remove("additionalProperties")
+                                == Some(serde_json::Value::Bool(false));
+                        }
+                    }
+                }
+                if closed {
+                    map.insert(
+                        "unevaluatedProperties".into(),
+                        serde_json::Value::Bool(false),
+                    );
+                }
+                map.values_mut().for_each(open_all_of);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(open_all_of),
+            _ => {}
+        }
+    }
+    let mut doc = serde_json::to_value(openapi_json()).unwrap_or_default();
+    open_all_of(&mut doc);
+    doc
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(|| async { Json(openapi_json()) }))
+    Router::new().route("/openapi.json", get(|| async { Json(openapi_document()) }))
 }

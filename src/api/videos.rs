@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::extract::{Auth, ValidJson};
+use super::extract::{Auth, ValidJson, ValidQuery};
 use super::jobs::{JobView, accepted, cancel_job, check_payload_size, get_job, job_events};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
@@ -225,7 +225,7 @@ pub async fn content(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-    Query(query): Query<ContentQuery>,
+    ValidQuery(query): ValidQuery<ContentQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = state

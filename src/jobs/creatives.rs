@@ -385,6 +385,9 @@ impl JobHandler for CreativeRender {
     fn lane(&self, payload: &Value) -> &'static str {
         if payload["background"] == "generated" {
             super::campaign_loop::IMAGE_LANE
+        } else if payload.get("copy").is_none_or(Value::is_null) {
+            // The text model writes the copy from the brief.
+            super::campaign_loop::TEXT_LANE
         } else {
             super::ANY_LANE
         }

@@ -288,8 +288,11 @@ impl JobHandler for VideoRender {
     }
 
     fn lane(&self, payload: &Value) -> &'static str {
-        if payload.get("generate").is_some_and(|g| !g.is_null()) {
+        let set = |key: &str| payload.get(key).is_some_and(|v| !v.is_null());
+        if set("generate") {
             super::campaign_loop::IMAGE_LANE
+        } else if set("brief") && !set("copy") {
+            super::campaign_loop::TEXT_LANE
         } else {
             super::ANY_LANE
         }

@@ -212,6 +212,26 @@ fn check_distinct(words: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Names as people write them: a small model sometimes joins words with `_`.
+fn tidy_names(words: &mut Value) {
+    let tidy = |text: &str| {
+        text.replace('_', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if let Some(name) = words["campaign_name"].as_str() {
+        words["campaign_name"] = json!(tidy(name));
+    }
+    for list in ["concepts", "audiences"] {
+        for item in words[list].as_array_mut().into_iter().flatten() {
+            if let Some(name) = item["name"].as_str() {
+                item["name"] = json!(tidy(name));
+            }
+        }
+    }
+}
+
 /// After the last repair, a repeated name gets a number (" 2", " 3") so every name is distinct.
 fn make_distinct(words: &mut Value) {
     for list in ["concepts", "audiences"] {
@@ -369,6 +389,7 @@ pub async fn plan(
             Err(problem) => return Err(PlanError::Invalid(problem)),
         }
     }
+    tidy_names(&mut words);
     make_distinct(&mut words);
 
     // The tool loop.
@@ -798,6 +819,10 @@ mod tests {
         assert!(problem.starts_with("concepts[1].name"), "{problem}");
         make_distinct(&mut words);
         assert_eq!(words["concepts"][0]["name"], "Morning");
+        let mut joined =
+            json!({"campaign_name": "Cold_Brew__Now", "concepts": [], "audiences": []});
+        tidy_names(&mut joined);
+        assert_eq!(joined["campaign_name"], "Cold Brew Now");
         assert_eq!(words["concepts"][1]["name"], "morning 2");
         assert!(check_distinct(&words).is_ok());
     }

@@ -502,10 +502,19 @@ impl AdPlatform for Crashing {
 /// A planned campaign stored directly (two concepts with Meta-sized copy, one ad set on
 /// `platform`): what the planner would store, without running the model.
 pub async fn planned_campaign(server: &TestServer, owner: &str, platform: &str) -> String {
+    planned_campaign_in(&server.store, owner, platform).await
+}
+
+/// [`planned_campaign`] straight into a store.
+pub async fn planned_campaign_in(
+    store: &adforge::store::Store,
+    owner: &str,
+    platform: &str,
+) -> String {
     use adforge::store::campaigns::CampaignRow;
     use adforge::store::orchestration::{AdSetRow, AgentRunRow};
     let now = now_ms();
-    let id = format!("c-crash-{now}");
+    let id = format!("c-crash-{now}-{}", uuid::Uuid::new_v4().simple());
     let copy = |h: &str| {
         let mut per_platform = serde_json::Map::new();
         per_platform.insert(
@@ -560,8 +569,7 @@ pub async fn planned_campaign(server: &TestServer, owner: &str, platform: &str) 
         error: None,
         created_at: now,
     };
-    server
-        .store
+    store
         .insert_planned_campaign(&campaign, &plan, &[ad_set], &run)
         .await
         .unwrap();

@@ -257,6 +257,11 @@ where
     }
 }
 
+/// A free loopback port.
+pub fn free_port_pub() -> u16 {
+    free_port()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -146,6 +146,10 @@ pub fn chi_square(table: &[Vec<u64>], yates: bool) -> Result<ChiSquare, Analytic
     })
 }
 
+/// The largest smaller margin Fisher's exact test is computed for (its cost and memory grow
+/// with it; at this size the z and chi-square tests agree with it anyway).
+pub const FISHER_MAX_MARGIN: u64 = 2_000_000;
+
 /// Fisher's exact test on a 2 x 2 table [[a, b], [c, d]] (scipy `fisher_exact`, two-sided):
 /// the sample odds ratio a d / (b c), and the probability under the hypergeometric null of
 /// tables at most as likely as the one observed (with scipy's relative tolerance of 1e-7).
@@ -157,6 +161,16 @@ pub struct Fisher {
 
 pub fn fisher_exact(table: [[u64; 2]; 2]) -> Result<Fisher, AnalyticsError> {
     let [[a, b], [c, d]] = table;
+    let smaller_margin = (a + b).min(a + c).min(c + d).min(b + d);
+    if smaller_margin > FISHER_MAX_MARGIN {
+        return Err(AnalyticsError::new(
+            "table",
+            format!(
+                "Fisher's exact test sums one term per table: its smaller margin {smaller_margin} \
+                 is over {FISHER_MAX_MARGIN} (use the z or chi-square test at this size)"
+            ),
+        ));
+    }
     let odds_ratio = if b * c == 0 {
         if a * d == 0 { f64::NAN } else { f64::INFINITY }
     } else {

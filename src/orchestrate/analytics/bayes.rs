@@ -65,7 +65,9 @@ impl Posterior {
 /// sum over i < alpha_b of B(alpha_a + i, beta_a + beta_b) / ((beta_b + i) B(1 + i, beta_b)
 /// B(alpha_a, beta_a)). `None` otherwise.
 pub fn probability_to_beat_exact(a: Posterior, b: Posterior) -> Option<f64> {
-    if b.alpha.fract() != 0.0 || b.alpha > 1e7 {
+    // The sum has one term per unit of `b.alpha`: past a million, the Monte Carlo estimate
+    // (with its standard error) answers in bounded time instead.
+    if b.alpha.fract() != 0.0 || b.alpha > EXACT_MAX_ALPHA {
         return None;
     }
     let base = ln_beta(a.alpha, a.beta);
@@ -81,6 +83,9 @@ pub fn probability_to_beat_exact(a: Posterior, b: Posterior) -> Option<f64> {
         .sum();
     Some(total.clamp(0.0, 1.0))
 }
+
+/// Largest integer alpha the exact probability to beat is summed for.
+pub const EXACT_MAX_ALPHA: f64 = 1e6;
 
 /// A Monte Carlo estimate and its standard error.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
