@@ -331,7 +331,17 @@ pub async fn from_metrics(
             control: arm(0),
             variants: (1..arms.len()).map(arm).collect(),
             confidence: None,
-            expected_split: None,
+            // The platform, not a randomizer, split the traffic (by its own delivery), so there
+            // is no planned split to check: the expected split is the observed one.
+            expected_split: {
+                let total: u64 = running.iter().map(|c| c.users).sum();
+                (total > 0).then(|| {
+                    running
+                        .iter()
+                        .map(|c| c.users as f64 / total as f64)
+                        .collect()
+                })
+            },
             prior_alpha: None,
             prior_beta: None,
         },
