@@ -11,7 +11,15 @@ ADFORGE_APT_PACKAGES=(
   chromium
 )
 
-log() { printf '\033[1m[adforge]\033[0m %s\n' "$*" >&2; }
+# Every line says the wall-clock time and the minutes since the first script started, so a
+# CI log shows where the time goes.
+ADFORGE_LOG_T0="${ADFORGE_LOG_T0:-$(date +%s)}"
+export ADFORGE_LOG_T0
+log() {
+  local now; now=$(date +%s)
+  printf '\033[1m[adforge %s +%dm%02ds]\033[0m %s\n' "$(date -u +%H:%M:%S)" \
+    $(((now - ADFORGE_LOG_T0) / 60)) $(((now - ADFORGE_LOG_T0) % 60)) "$*" >&2
+}
 
 ensure_apt_packages() {
   local missing=()

@@ -43,6 +43,7 @@ log "cargo test"
 # Tests wait on services and timers more than on the CPU: run more of them than there are cores.
 # (An environment variable, because criterion's bench harness takes no --test-threads flag.)
 RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --all-targets
+log "cargo test passed"
 
 log "scale-out: an API node and two workers on their own network namespaces"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/scaleout_test.sh target/debug/adforge
@@ -53,3 +54,5 @@ ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" SECONDS_EACH=8 ./scripts/overloa
 
 log "dashboard: component and end-to-end tests"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/web_test.sh target/debug/adforge
+
+log "the whole suite passed"

@@ -680,7 +680,7 @@ async fn google_tokens_are_refreshed_before_they_expire(kind: StoreKind) {
         client_id: "client-1".into(),
         client_secret: Secret::new("client-secret"),
     };
-    let http = reqwest::Client::new();
+    let http = crate::support::test_client();
     let secrets = SecretBox::from_spec(TEST_SECRET_KEYS).unwrap();
     let store: &Store = &db.store;
 

@@ -93,7 +93,7 @@ async fn queued_jobs_survive_a_restart_of_the_server() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let mut server = serve(root.path(), port, 0);
     wait_ready(&client, &base).await;
     let (_, ready) = send(client.get(format!("{base}/ready"))).await;

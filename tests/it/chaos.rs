@@ -306,7 +306,7 @@ async fn redis_workers_killed_at_random_lose_and_repeat_nothing() {
         "ADFORGE_QUEUE_STREAM".into(),
         format!("chaos:{}", uuid::Uuid::new_v4().simple()),
     ));
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let api = node(
         free_port_pub(),
@@ -355,7 +355,7 @@ async fn the_embedded_server_killed_at_random_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = adforge::store::Store::sqlite_url_in(dir.path());
     let env = base_env(&db_url, dir.path());
-    let client = reqwest::Client::new();
+    let client = crate::support::test_client();
     let server = node(
         free_port_pub(),
         &["serve", "--workers", "2"],

@@ -790,7 +790,7 @@ impl TestServer {
             base,
             admin_key: TEST_ADMIN_KEY.into(),
             store,
-            client: reqwest::Client::new(),
+            client: test_client(),
             events,
             orchestrator,
             stop,
@@ -846,6 +846,15 @@ pub async fn expect_error(request: reqwest::RequestBuilder, status: u16, needle:
         message.contains(needle),
         "{message:?} should mention {needle:?}"
     );
+}
+
+/// The tests' HTTP client: no request may wait longer than ten minutes, so a route that never
+/// answers fails its test instead of hanging the suite.
+pub fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
 }
 
 /// Reads a server-sent event stream to its end: one string per event block.
