@@ -112,7 +112,13 @@ start_postgres() {
     chmod a+x "$(dirname "$dir")"
   fi
   as_pg_user "$bin/initdb" -D "$dir/data" -A trust -U adforge >/dev/null
-  as_pg_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+  resume_postgres "$dir" "$port"
+}
+
+# resume_postgres DIR PORT: starts the cluster start_postgres made in DIR again (after stop_postgres).
+resume_postgres() {
+  local dir=$1 port=$2
+  as_pg_user "$(pg_bin_dir)/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::extract::{Auth, ValidJson, ValidQuery};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, paging};
 use crate::orchestrate::platforms::money::{Currency, Micros};
 use crate::store::campaigns::{CampaignFilter, CampaignRow, Versioned};
 use crate::store::now_ms;
@@ -317,29 +317,14 @@ pub async fn list(
     Auth(principal): Auth,
     ValidQuery(query): ValidQuery<ListQuery>,
 ) -> Result<Json<CampaignPage>, ApiError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: {limit} is out of range 1 to {MAX_PAGE}"
-        )));
-    }
+    let limit = paging::limit(query.limit, 20, MAX_PAGE)?;
     if let Some(status) = &query.status {
         one_of("status", status, STATUSES)?;
     }
     if let Some(platform) = &query.platform {
         one_of("platform", platform, PLATFORMS)?;
     }
-    let before = match &query.cursor {
-        Some(cursor) => {
-            let parsed = cursor
-                .split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())));
-            Some(parsed.ok_or_else(|| {
-                ApiError::bad_request("cursor: not a cursor this server handed out")
-            })?)
-        }
-        None => None,
-    };
+    let before = paging::cursor(query.cursor.as_deref())?;
     let filter = CampaignFilter {
         status: query.status,
         platform: query.platform,
@@ -350,12 +335,7 @@ pub async fn list(
         .store
         .list_campaigns(&principal.owner_id, &filter)
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&mut rows, limit, |r| (r.created_at, &r.id));
     Ok(Json(CampaignPage {
         campaigns: rows.into_iter().map(CampaignView::from).collect(),
         next_cursor,

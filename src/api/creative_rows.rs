@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::campaigns::{PLATFORMS, if_match, one_of};
 use super::extract::{Auth, ValidJson, ValidQuery};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, paging};
 use crate::orchestrate::copy::{CopyLimits, CopyVariant};
 use crate::orchestrate::planner::copy_platform;
 use crate::store::campaigns::Versioned;
@@ -157,29 +157,14 @@ pub async fn list(
     Auth(principal): Auth,
     ValidQuery(q): ValidQuery<CreativeQuery>,
 ) -> Result<Json<CreativePage>, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: {limit} is outside 1..={MAX_PAGE}"
-        )));
-    }
+    let limit = paging::limit(q.limit, 20, MAX_PAGE)?;
     if let Some(p) = &q.platform {
         one_of("platform", p, PLATFORMS)?;
     }
     if let Some(s) = &q.status {
         one_of("status", s, STATUSES)?;
     }
-    let before = match &q.cursor {
-        Some(cursor) => Some(
-            cursor
-                .split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
-                .ok_or_else(|| {
-                    ApiError::bad_request("cursor: not a cursor this server handed out")
-                })?,
-        ),
-        None => None,
-    };
+    let before = paging::cursor(q.cursor.as_deref())?;
     let filter = CreativeFilter {
         campaign_id: q.campaign_id,
         platform: q.platform,
@@ -191,12 +176,7 @@ pub async fn list(
         .store
         .list_creatives(&principal.owner_id, &filter)
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&mut rows, limit, |r| (r.created_at, &r.id));
     Ok(Json(CreativePage {
         creatives: rows.into_iter().map(CreativeView::from).collect(),
         next_cursor,

@@ -169,12 +169,7 @@ pub struct DeploymentQuery {
 }
 
 fn page(limit: Option<i64>, offset: Option<i64>, max: i64) -> Result<(i64, i64), ApiError> {
-    let limit = limit.unwrap_or(20.min(max));
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: {limit} is outside 1..={max}"
-        )));
-    }
+    let limit = super::paging::limit(limit, 20.min(max), max)?;
     let offset = offset.unwrap_or(0);
     if offset < 0 {
         return Err(ApiError::bad_request("offset: must not be negative"));

@@ -137,14 +137,7 @@ pub async fn generate_set(
                 .into(),
         ));
     }
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
-        })
-        .transpose()?;
+    let idempotency_key = super::jobs::idempotency_header(&headers)?;
     let payload = serde_json::to_value(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
     super::jobs::check_payload_size(&state, &payload, "body")?;
     let submitted = state

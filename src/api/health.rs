@@ -45,6 +45,29 @@ pub struct Check {
     pub error: Option<String>,
 }
 
+/// How long `/ready` waits for each dependency: a readiness probe must answer quickly even
+/// while a dependency hangs (its connection pool would wait seconds for a connection).
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Check {
+    /// `ping` bounded by [`CHECK_TIMEOUT`]: its error, or a timeout, is the check's error.
+    async fn within<E: std::fmt::Display>(
+        backend: String,
+        ping: impl std::future::Future<Output = Result<(), E>>,
+    ) -> Self {
+        let error = match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        };
+        Self {
+            ok: error.is_none(),
+            backend,
+            error,
+        }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ModelReadiness {
     pub name: String,
@@ -74,31 +97,13 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/ready", tag = "ops", responses(
     (status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let store = match state.store.ping().await {
-        Ok(()) => Check {
-            ok: true,
-            backend: state.store.backend().name().into(),
-            error: None,
-        },
-        Err(e) => Check {
-            ok: false,
-            backend: state.store.backend().name().into(),
-            error: Some(e.to_string()),
-        },
-    };
-    let queue_backend = state.jobs.queue().backend().to_string();
-    let queue = match state.jobs.queue().ping().await {
-        Ok(()) => Check {
-            ok: true,
-            backend: queue_backend,
-            error: None,
-        },
-        Err(e) => Check {
-            ok: false,
-            backend: queue_backend,
-            error: Some(e.to_string()),
-        },
-    };
+    let (store, queue) = tokio::join!(
+        Check::within(state.store.backend().name().into(), state.store.ping()),
+        Check::within(
+            state.jobs.queue().backend().to_string(),
+            state.jobs.queue().ping()
+        ),
+    );
     let models = state
         .models
         .manifests()

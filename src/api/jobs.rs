@@ -17,7 +17,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Auth, ValidJson, ValidQuery};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, paging};
 use crate::auth::Principal;
 use crate::jobs::{SubmitRequest, Submitted};
 use crate::store::{JobFilter, JobRow, JobState};
@@ -134,6 +134,18 @@ impl From<JobRow> for JobView {
     }
 }
 
+/// The `Idempotency-Key` header, when sent.
+pub(super) fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
+        })
+        .transpose()
+}
+
 /// Submit a job. It is stored before the 202 is sent.
 #[utoipa::path(post, path = "/api/jobs", tag = "jobs", request_body = SubmitJob,
     params(("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotency_key`")),
@@ -149,14 +161,7 @@ pub async fn submit_job(
     headers: HeaderMap,
     ValidJson(body): ValidJson<SubmitJob>,
 ) -> Result<Response, ApiError> {
-    let header_key = headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| ApiError::bad_request("Idempotency-Key header: must be visible ASCII"))
-        })
-        .transpose()?;
+    let header_key = idempotency_header(&headers)?;
     let request = submission(&state, &principal, body, header_key)?;
     let submitted = state.jobs.submit(request).await?;
     Ok(accepted(submitted))
@@ -376,21 +381,8 @@ pub async fn list_jobs(
                 .map_err(|e| ApiError::bad_request(format!("state: {e}")))
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: {limit} is outside 1..={MAX_PAGE}"
-        )));
-    }
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
-                .ok_or_else(|| ApiError::bad_request("cursor: not a cursor returned by this API"))
-        })
-        .transpose()?;
+    let limit = paging::limit(query.limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let before = paging::cursor(query.cursor.as_deref())?;
     let filter = JobFilter {
         state: job_state,
         kind: query.kind,
@@ -398,12 +390,7 @@ pub async fn list_jobs(
         before,
     };
     let mut rows = state.store.list_jobs(&principal.owner_id, &filter).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|j| format!("{}_{}", j.created_at, j.id))
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&mut rows, limit, |j| (j.created_at, &j.id));
     Ok(Json(JobPage {
         jobs: rows.into_iter().map(JobView::from).collect(),
         next_cursor,

@@ -25,6 +25,7 @@ mod jobs;
 mod mmm;
 mod openai;
 mod openapi;
+mod paging;
 pub mod proxy;
 mod urls;
 mod users;

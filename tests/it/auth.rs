@@ -17,19 +17,6 @@ use crate::support::{
     StoreKind, TEST_JWT_SECRET, TEST_SECRET_KEYS, TestDb, TestServer, expect_error, send, test_auth,
 };
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
-        }
-    };
-}
-
 on_both_stores!(
     sessions_sign_in_expire_and_keep_tenants_apart,
     setup_token_works_once,

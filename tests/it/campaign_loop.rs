@@ -19,19 +19,6 @@ use serde_json::{Value, json};
 
 use crate::support::{StoreKind, TestDb, TestServer, send, wait_for};
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
-        }
-    };
-}
-
 on_both_stores!(
     the_loop_runs_end_to_end_on_the_sandbox,
     a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice,
@@ -501,6 +488,20 @@ impl AdPlatform for Crashing {
 
 /// A planned campaign stored directly (two concepts with Meta-sized copy, one ad set on
 /// `platform`): what the planner would store, without running the model.
+/// Generates `campaign`'s creatives for the square feed format only (no video) and waits for
+/// the job; its id.
+pub async fn square_creatives(server: &TestServer, campaign: &str) -> String {
+    let (status, job) = send(server.post(
+        "/api/generate",
+        &json!({"campaign_id": campaign, "video": false, "formats": ["meta_feed_square"]}),
+    ))
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    job_result(server, &id, Duration::from_secs(120)).await;
+    id
+}
+
 pub async fn planned_campaign(server: &TestServer, owner: &str, platform: &str) -> String {
     planned_campaign_in(&server.store, owner, platform).await
 }
@@ -588,18 +589,7 @@ async fn a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice(ki
     let server = TestServer::start(db.store.clone(), queue).await;
     let owner = adforge::auth::ADMIN_OWNER_ID.to_string();
     let campaign_id = planned_campaign(&server, &owner, "sandbox").await;
-    let (status, job) = send(server.post(
-        "/api/generate",
-        &json!({"campaign_id": campaign_id, "video": false, "formats": ["meta_feed_square"]}),
-    ))
-    .await;
-    assert_eq!(status, 202, "{job}");
-    job_result(
-        &server,
-        job["id"].as_str().unwrap(),
-        Duration::from_secs(120),
-    )
-    .await;
+    square_creatives(&server, &campaign_id).await;
 
     let store = &server.store;
     let assets = &server.orchestrator.assets;

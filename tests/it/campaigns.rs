@@ -10,19 +10,6 @@ use serde_json::{Value, json};
 
 use crate::support::{StoreKind, TestDb, TestServer, send};
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
-        }
-    };
-}
-
 on_both_stores!(campaigns_are_versioned_paged_and_owned);
 
 fn campaign(name: &str, status: &str, platforms: &[&str]) -> Value {

@@ -19,19 +19,6 @@ use serde_json::{Value, json};
 
 use crate::support::{StoreKind, TEST_WEBHOOK_SECRETS, TestDb, TestServer, expect_error, send};
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
-        }
-    };
-}
-
 on_both_stores!(
     events_stream_in_order_resume_and_stay_with_their_owner,
     subscriptions_survive_lag_and_the_window_is_bounded,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use adforge::store::{ApiKeyRow, now_ms};
 use serde_json::{Value, json};
 
-use crate::campaign_loop::{job_result, planned_campaign};
+use crate::campaign_loop::{job_result, planned_campaign, square_creatives};
 use crate::support::{StoreKind, TestDb, TestServer, send};
 
 const B_KEY: &str = "adf_tenant-b-key-0123456789abcdef";
@@ -49,14 +49,7 @@ async fn add_owner_b(server: &TestServer) {
 async fn a_owns_everything(server: &TestServer) -> BTreeMap<&'static str, String> {
     let owner = adforge::auth::ADMIN_OWNER_ID;
     let campaign = planned_campaign(server, owner, "sandbox").await;
-    let (status, job) = send(server.post(
-        "/api/generate",
-        &json!({"campaign_id": campaign, "video": false, "formats": ["meta_feed_square"]}),
-    ))
-    .await;
-    assert_eq!(status, 202, "{job}");
-    let job_id = job["id"].as_str().unwrap().to_string();
-    job_result(server, &job_id, Duration::from_secs(120)).await;
+    let job_id = square_creatives(server, &campaign).await;
     let (_, page) = send(server.get(&format!("/api/creatives?campaign_id={campaign}"))).await;
     let creative = page["creatives"][0]["id"].as_str().unwrap().to_string();
     let asset = page["creatives"][0]["assets"]["meta_feed_square"]

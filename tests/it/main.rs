@@ -4,6 +4,21 @@
 //! their own instance of it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+/// `on_both_stores!(a, b)`: tests `sqlite::a`, `postgres::a`, ... each calling the module's
+/// `async fn a(kind: StoreKind)` with its store. (Defined before the modules that use it.)
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
+        }
+    };
+}
+
 mod analytics;
 mod api;
 mod arch;

@@ -7,20 +7,7 @@ use serde_json::json;
 
 use crate::support::{StoreKind, TestDb};
 
-macro_rules! on_each_store {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::support::StoreKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(crate::support::StoreKind::Postgres).await })*
-        }
-    };
-}
-
-on_each_store!(
+on_both_stores!(
     assets_rewrite_in_place_respect_the_quota_and_expire,
     insert_get_and_idempotency,
     queue_position_counts_who_runs_first,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adforge::jobs::platform_clients::PlatformEndpoints;
 
 use super::*;
-use crate::campaign_loop::{job_result, planned_campaign};
+use crate::campaign_loop::{job_result, planned_campaign, square_creatives};
 use crate::support::{StoreKind, TestDb, TestServer, send};
 
 fn graph(seen: &Seen, _n: usize, failed: &mut Vec<String>) -> Reply {
@@ -75,18 +75,7 @@ async fn a_meta_deployment_uses_the_owners_connection() {
     let server = TestServer::start_with_endpoints(db.store.clone(), queue, None, endpoints).await;
     let owner = adforge::auth::ADMIN_OWNER_ID;
     let campaign = planned_campaign(&server, owner, "meta").await;
-    let (status, job) = send(server.post(
-        "/api/generate",
-        &json!({"campaign_id": campaign, "video": false, "formats": ["meta_feed_square"]}),
-    ))
-    .await;
-    assert_eq!(status, 202, "{job}");
-    job_result(
-        &server,
-        job["id"].as_str().unwrap(),
-        Duration::from_secs(120),
-    )
-    .await;
+    square_creatives(&server, &campaign).await;
 
     // Without a connection the deployment is refused, and leaves nothing.
     let body = json!({"campaign_id": campaign, "platform": "meta"});
