@@ -38,11 +38,14 @@ measure() { # name stop-cmd start-cmd port
   eval "$stop"
   local until=$(( $(now_ms) + outage * 1000 ))
   while [ "$(now_ms)" -lt "$until" ]; do
-    local t0 code; t0=$(now_ms); code=$(ready_code)
-    [ $(( $(now_ms) - t0 )) -gt "$slowest" ] && slowest=$(( $(now_ms) - t0 ))
-    if [ "$code" = 503 ]; then
+    # One request: its status line and headers, and how long it took.
+    local t0 took headers; t0=$(now_ms)
+    headers=$(curl -s -D - -o /dev/null --max-time 2 "$base/ready" || true)
+    took=$(( $(now_ms) - t0 ))
+    [ "$took" -gt "$slowest" ] && slowest=$took
+    if [[ "$headers" == "HTTP/1.1 503"* ]]; then
       saw_503=yes
-      curl -s -D - -o /dev/null --max-time 2 "$base/ready" | grep -qi '^retry-after:' && retry_after=yes
+      grep -qi '^retry-after:' <<<"$headers" && retry_after=yes
     fi
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/health")" = 200 ] || health_ok=no
     sleep 0.1

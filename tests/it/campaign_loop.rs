@@ -486,8 +486,6 @@ impl AdPlatform for Crashing {
     }
 }
 
-/// A planned campaign stored directly (two concepts with Meta-sized copy, one ad set on
-/// `platform`): what the planner would store, without running the model.
 /// Generates `campaign`'s creatives for the square feed format only (no video) and waits for
 /// the job; its id.
 pub async fn square_creatives(server: &TestServer, campaign: &str) -> String {
@@ -502,6 +500,8 @@ pub async fn square_creatives(server: &TestServer, campaign: &str) -> String {
     id
 }
 
+/// A planned campaign stored directly (two concepts with Meta-sized copy, one ad set on
+/// `platform`): what the planner would store, without running the model.
 pub async fn planned_campaign(server: &TestServer, owner: &str, platform: &str) -> String {
     planned_campaign_in(&server.store, owner, platform).await
 }
