@@ -240,12 +240,14 @@ async fn events_stream_in_order_resume_and_stay_with_their_owner(kind: StoreKind
         assert_eq!(admin.next().await.id, after, "the remote event came once");
 
         // The listener's connection is cut: it reconnects and catches up on what it missed.
+        // Only this test's database: other tests' servers listen on the same PostgreSQL.
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url)
             .await
             .unwrap();
         let cut = sqlx::query(
             "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity \
-             WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+             WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid() \
+             AND datname = current_database()",
         )
         .fetch_all(&mut conn)
         .await
