@@ -3,7 +3,7 @@
 
 # Debian packages the build and the tests need. Installed only when missing (idempotent).
 ADFORGE_APT_PACKAGES=(
-  pkg-config clang libclang-dev
+  pkg-config clang libclang-dev g++
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev ffmpeg
   postgresql redis-server

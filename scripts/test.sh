@@ -37,18 +37,20 @@ ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" target/debug/adforge models pull
 
 log "cargo fmt --check"
 cargo fmt --check
-log "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
-log "cargo test"
+cargo fmt --check --manifest-path fuzz/Cargo.toml
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+log "cargo test --workspace"
 # Tests wait on services and timers more than on the CPU: run more of them than there are cores.
 # (An environment variable, because criterion's bench harness takes no --test-threads flag.)
-RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --all-targets
+RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}" cargo test --workspace --all-targets
 log "cargo test passed"
 
 log "scale-out: an API node and two workers on their own network namespaces"
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" ./scripts/scaleout_test.sh target/debug/adforge
 
-log "reliability: schema fuzzing and overload (bounded forms; RELIABILITY.md has the long ones)"
+log "reliability: parser and schema fuzzing, overload (bounded forms; RELIABILITY.md has the long ones)"
+SECONDS_EACH=25 ./scripts/fuzz_parsers.sh
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" EXAMPLES=3 ./scripts/fuzz_api.sh target/debug/adforge
 ADFORGE_MODEL_CACHE="$ADFORGE_TEST_MODEL_CACHE" SECONDS_EACH=8 ./scripts/overload_test.sh target/debug/adforge
 

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -22,19 +22,8 @@ use crate::config::{ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs};
 use crate::jobs::{JobService, SubmitRequest};
 use crate::store::JobRow;
 
-/// Lines one batch file may hold.
-pub const MAX_LINES: usize = 10_000;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchLine {
-    kind: String,
-    payload: Value,
-    idempotency_key: Option<String>,
-    #[serde(default)]
-    priority: i64,
-    max_attempts: Option<i64>,
-}
+pub use adforge_input::jobs_file::MAX_LINES;
+use adforge_input::jobs_file::{self, JobsFileError};
 
 /// What happened to one line.
 #[derive(Debug, Clone, Serialize)]
@@ -171,42 +160,39 @@ fn parse_lines(
     service: &JobService,
 ) -> Result<Vec<(usize, SubmitRequest)>, BatchError> {
     let name = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty())
-        .collect();
-    if lines.is_empty() || lines.len() > MAX_LINES {
-        return Err(BatchError::Count {
+    let lines = jobs_file::parse(text).map_err(|e| match e {
+        JobsFileError::Count { count } => BatchError::Count {
             path: path.to_string(),
-            count: lines.len(),
-        });
-    }
+            count,
+        },
+        JobsFileError::Line { line, message } => BatchError::Line {
+            path: path.to_string(),
+            line,
+            message,
+        },
+    })?;
     lines
         .into_iter()
-        .map(|(line, content)| {
-            let refuse = |message: String| BatchError::Line {
-                path: path.to_string(),
-                line,
-                message,
-            };
-            let parsed: BatchLine =
-                serde_json::from_str(content).map_err(|e| refuse(e.to_string()))?;
-            let key = parsed.idempotency_key.unwrap_or_else(|| {
+        .map(|parsed| {
+            let (line, content, job) = (parsed.number, parsed.text, parsed.job);
+            let key = job.idempotency_key.unwrap_or_else(|| {
                 let digest = Sha256::digest(format!("{}\n{line}\n{content}", name.display()));
                 format!("render-{}", &hex::encode(digest)[..32])
             });
             let request = SubmitRequest {
                 owner_id: crate::auth::ADMIN_OWNER_ID.to_string(),
                 owner_is_admin: true,
-                kind: parsed.kind,
-                payload: parsed.payload,
+                kind: job.kind,
+                payload: job.payload,
                 idempotency_key: Some(key),
-                priority: parsed.priority,
-                max_attempts: parsed.max_attempts,
+                priority: job.priority,
+                max_attempts: job.max_attempts,
             };
-            service.check(&request).map_err(|e| refuse(e.to_string()))?;
+            service.check(&request).map_err(|e| BatchError::Line {
+                path: path.to_string(),
+                line,
+                message: e.to_string(),
+            })?;
             Ok((line, request))
         })
         .collect()

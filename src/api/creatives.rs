@@ -179,7 +179,7 @@ async fn check_fit(
             fit: payload.product_fit.unwrap_or(Fit::Contain),
         }),
         logo: find("logo"),
-        brand: payload.brand_kit(),
+        brand: crate::media::compositor::BrandKit::from(&payload.brand),
     };
     tokio::task::spawn_blocking(move || {
         for format in formats {

@@ -135,25 +135,6 @@ pub(crate) fn decode_base64_image(
     value: &str,
     max_pixels: u64,
 ) -> Result<image::DynamicImage, ApiError> {
-    let encoded = value.split_once(";base64,").map_or(value, |(_, data)| data);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|e| ApiError::bad_request(format!("{field}: not base64 ({e})")))?;
-    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))?;
-    let (width, height) = reader.into_dimensions().map_err(|e| {
-        ApiError::bad_request(format!(
-            "{field}: does not decode as PNG, JPEG or WebP ({e})"
-        ))
-    })?;
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        let side = max_pixels.isqrt();
-        return Err(ApiError::bad_request(format!(
-            "{field}: {width}x{height} is above the limit of {max_pixels} pixels ({side}x{side})"
-        )));
-    }
-    image::load_from_memory(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("{field}: does not decode ({e})")))
+    adforge_input::image::decode_base64(value, max_pixels)
+        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
 }

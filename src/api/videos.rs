@@ -175,16 +175,9 @@ async fn check_assets(
             };
             match kind {
                 AssetKind::Image => {
-                    let image = image::ImageReader::open(&path)
-                        .and_then(|r| r.with_guessed_format())
-                        .map_err(|e| refuse(&e))?;
-                    let (w, h) = image.into_dimensions().map_err(|e| refuse(&e))?;
-                    if u64::from(w) * u64::from(h) > MAX_INPUT_PIXELS {
-                        return Err(ApiError::bad_request(format!(
-                            "{field}: {w}x{h} is over the limit of {MAX_INPUT_PIXELS} pixels"
-                        )));
-                    }
-                    let decoded = image::open(&path).map_err(|e| refuse(&e))?;
+                    let bytes = std::fs::read(&path).map_err(|e| refuse(&e))?;
+                    let decoded = adforge_input::image::decode(&bytes, MAX_INPUT_PIXELS)
+                        .map_err(|e| ApiError::bad_request(format!("{field}: asset {id} {e}")))?;
                     inputs.images.insert(id, decoded);
                 }
                 AssetKind::Video => {

@@ -109,7 +109,7 @@ pub async fn meta_handshake(
             ),
         });
     }
-    let answer = state.webhooks.meta_handshake(
+    let answer = state.webhooks.keys().meta_handshake(
         query.mode.as_deref(),
         query.verify_token.as_deref(),
         &challenge,
@@ -136,10 +136,10 @@ pub async fn meta_delivery(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeliveryReceipt>, ApiError> {
-    state.webhooks.check_configured(Platform::Meta)?;
+    state.webhooks.keys().check_configured(Platform::Meta)?;
     let signature = header_text(&headers, "x-hub-signature-256");
     let body = body_bytes(body)?;
-    state.webhooks.verify_meta(signature, &body)?;
+    state.webhooks.keys().verify_meta(signature, &body)?;
     deliver(&state, Platform::Meta, "x-hub-signature-256", &body).await
 }
 
@@ -157,11 +157,11 @@ pub async fn tiktok_delivery(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeliveryReceipt>, ApiError> {
-    state.webhooks.check_configured(Platform::TikTok)?;
+    state.webhooks.keys().check_configured(Platform::TikTok)?;
     let signature = header_text(&headers, "tiktok-signature");
     let body = body_bytes(body)?;
     let now = crate::store::now_ms() / 1000;
-    state.webhooks.verify_tiktok(signature, &body, now)?;
+    state.webhooks.keys().verify_tiktok(signature, &body, now)?;
     deliver(&state, Platform::TikTok, "tiktok-signature", &body).await
 }
 
@@ -178,9 +178,10 @@ pub async fn google_delivery(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeliveryReceipt>, ApiError> {
-    state.webhooks.check_configured(Platform::Google)?;
+    state.webhooks.keys().check_configured(Platform::Google)?;
     state
         .webhooks
+        .keys()
         .verify_google(header_text(&headers, "authorization"))?;
     let body = body_bytes(body)?;
     deliver(&state, Platform::Google, "bearer", &body).await

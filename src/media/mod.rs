@@ -8,7 +8,7 @@
 pub mod compositor;
 pub mod decoder;
 pub mod encoder;
-pub mod formats;
+pub use adforge_input::formats;
 pub mod timeline;
 
 use std::sync::Once;

@@ -82,6 +82,10 @@ fn base_env(db_url: &str, data: &Path) -> Vec<(String, String)> {
         ("ADFORGE_MAX_ATTEMPTS".into(), "30".into()),
         ("ADFORGE_SHUTDOWN_GRACE_SECS".into(), "1".into()),
         ("ADFORGE_EMBED_MODEL".into(), "".into()),
+        // The test submits its whole batch at once and polls every job: the per-key rate limit
+        // (bursts of 120) is not what it tests.
+        ("ADFORGE_RATE_LIMIT_BURST".into(), "100000".into()),
+        ("ADFORGE_RATE_LIMIT_PER_MINUTE".into(), "100000".into()),
         ("RUST_LOG".into(), "warn".into()),
     ]
 }

@@ -98,6 +98,7 @@ impl Encoder {
             .with_truncation(None)
             .map_err(|e| fail(&tokenizer_path, &e))?;
         let weights = dir.join("model.safetensors");
+        adforge_input::safetensors::check_path(&weights).map_err(|e| fail(&weights, &e))?;
         // SAFETY: the file is opened read-only and not modified while the model lives.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
             .map_err(|e| fail(&weights, &e))?;

@@ -168,6 +168,7 @@ fn weights_in(dir: &Path) -> Result<PathBuf, PipelineError> {
 
 fn var_builder(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, PipelineError> {
     let weights = weights_in(dir)?;
+    adforge_input::safetensors::check_path(&weights).map_err(|e| load_err(&weights, e))?;
     // SAFETY: the file is opened read-only and not modified while the model lives.
     unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
         .map_err(|e| load_err(&weights, e))

@@ -101,6 +101,8 @@ impl Upscaler {
         let graph: ModelJson =
             serde_json::from_str(&text).map_err(|e| model_err(&graph_path, e.to_string()))?;
         let weights_path = dir.join(format!("x{scale}.safetensors"));
+        adforge_input::safetensors::check_path(&weights_path)
+            .map_err(|e| model_err(&weights_path, e.to_string()))?;
         let weights = candle_core::safetensors::load(&weights_path, &Device::Cpu)?;
         let graph = graph.topology.model_config.config;
         build(graph, &weights, scale).map_err(|problem| model_err(&graph_path, problem))

@@ -37,6 +37,8 @@ impl GgufFile {
             path: display.clone(),
             message,
         };
+        // candle's reader trusts the header's lengths: check them against the file first.
+        adforge_input::gguf::check_path(path).map_err(|e| read_err(e.to_string()))?;
         let mut file = File::open(path).map_err(|e| read_err(e.to_string()))?;
         let content = Content::read(&mut file).map_err(|e| read_err(e.to_string()))?;
         Ok(Self {

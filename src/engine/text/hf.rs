@@ -105,6 +105,10 @@ pub struct HfWeights {
 impl HfWeights {
     pub fn open(dir: &Path) -> Result<Self, GgufError> {
         let files = shards(dir)?;
+        for file in &files {
+            adforge_input::safetensors::check_path(file)
+                .map_err(|e| weights_error("model.safetensors", e))?;
+        }
         // SAFETY: the files are opened read-only and not modified while they are mapped.
         let tensors = unsafe { MmapedSafetensors::multi(&files) }
             .map_err(|e| weights_error("model.safetensors", e))?;

@@ -171,6 +171,7 @@ impl Rife {
                 "not found: run `adforge models pull rife-3.9`".into(),
             ));
         }
+        adforge_input::safetensors::check_path(&path).map_err(|e| model_err(e.to_string()))?;
         let weights = candle_core::safetensors::load(&path, device)
             .map_err(|e| model_err(e.to_string()))?
             .into_iter()

@@ -11,40 +11,10 @@ use std::io::Cursor;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbaImage};
-use serde::{Deserialize, Serialize};
 
 use super::ComposeError;
 
-/// The file format of an encoded creative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub enum OutputFormat {
-    Png,
-    /// Quality 1 to 100.
-    Jpeg {
-        quality: u8,
-    },
-    /// Lossless WebP.
-    Webp,
-}
-
-impl OutputFormat {
-    pub fn mime_type(self) -> &'static str {
-        match self {
-            OutputFormat::Png => "image/png",
-            OutputFormat::Jpeg { .. } => "image/jpeg",
-            OutputFormat::Webp => "image/webp",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Png => "png",
-            OutputFormat::Jpeg { .. } => "jpg",
-            OutputFormat::Webp => "webp",
-        }
-    }
-}
+pub use adforge_input::creative::OutputFormat;
 
 /// Encodes an image. `metadata` (key, value) pairs are written into PNG text chunks; JPEG and
 /// WebP leave them out.

@@ -37,14 +37,12 @@ use serde::Serialize;
 
 use crate::media::formats::Format;
 
+pub use adforge_input::brand::{BrandSpec, Fit, MAX_TEXT_CHARS};
 pub use colour::{Rgb, aa_minimum, contrast};
 pub use encode::{OutputFormat, encode};
 pub use fonts::{DEFAULT_FAMILY, FontLibrary};
 pub use layout::Rect;
 pub use paint::background as paint_background;
-
-/// Longest text a layer takes, in characters.
-pub const MAX_TEXT_CHARS: usize = 500;
 
 /// Everything a creative is made of.
 #[derive(Debug, Clone)]
@@ -78,16 +76,6 @@ pub struct ProductImage {
     pub fit: Fit,
 }
 
-/// How an image fills its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Fit {
-    /// Scaled to fit inside the slot, whole.
-    Contain,
-    /// Scaled to fill the slot, its centre cropped.
-    Cover,
-}
-
 #[derive(Debug, Clone)]
 pub struct BrandKit {
     /// The call-to-action button's colour.
@@ -115,27 +103,13 @@ impl Default for BrandKit {
     }
 }
 
-/// A brand kit as requests give it: colours as hex strings, a bundled font family by name.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BrandSpec {
-    #[schema(value_type = String)]
-    pub primary: Rgb,
-    #[schema(value_type = String)]
-    pub secondary: Rgb,
-    #[schema(value_type = Option<String>)]
-    pub text: Option<Rgb>,
-    /// A bundled family: "DejaVu Sans" (default) or "DejaVu Serif".
-    pub font: Option<String>,
-}
-
-impl BrandSpec {
-    pub fn kit(&self) -> BrandKit {
+impl From<&BrandSpec> for BrandKit {
+    fn from(spec: &BrandSpec) -> Self {
         BrandKit {
-            primary: self.primary,
-            secondary: self.secondary,
-            text: self.text,
-            font: self.font.clone(),
+            primary: spec.primary,
+            secondary: spec.secondary,
+            text: spec.text,
+            font: spec.font.clone(),
             font_data: None,
         }
     }

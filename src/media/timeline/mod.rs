@@ -22,7 +22,7 @@
 
 mod frame;
 mod scene;
-pub mod spec;
+pub use adforge_input::video_spec as spec;
 pub mod template;
 
 use std::path::Path;

@@ -237,7 +237,7 @@ pub fn prepare(
     inputs: &Inputs,
     compositor: &Compositor,
 ) -> Result<Vec<Clip>, RenderError> {
-    let brand = spec.brand.as_ref().map(|b| b.kit()).unwrap_or_default();
+    let brand = spec.brand.as_ref().map(BrandKit::from).unwrap_or_default();
     let starts = spec.clip_starts();
     spec.clips
         .iter()

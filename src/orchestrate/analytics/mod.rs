@@ -16,19 +16,6 @@ pub mod sample;
 pub mod sequential;
 pub mod transforms;
 
-/// Input that no statistic can be computed from, named by field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct AnalyticsError {
-    pub field: String,
-    pub problem: String,
-}
-
-impl AnalyticsError {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            problem: problem.into(),
-        }
-    }
-}
+/// Input that no statistic can be computed from, named by field (the parsers' error type: the
+/// dataset parser lives in `adforge_input` with the other parsers of outside input).
+pub use adforge_input::FieldError as AnalyticsError;

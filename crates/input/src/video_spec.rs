@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::media::compositor::{BrandSpec, Fit, MAX_TEXT_CHARS, Rgb};
+use crate::brand::{BrandSpec, Fit, MAX_TEXT_CHARS};
+use crate::colour::Rgb;
 
 /// Frames per second a spec may ask for.
 pub const MAX_FPS: u32 = 60;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use time::format_description::well_known::Iso8601;
 
-use super::super::AnalyticsError;
+use crate::FieldError as AnalyticsError;
 
 /// Which columns hold what.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

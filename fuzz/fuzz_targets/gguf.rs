@@ -1,0 +1,8 @@
+//! A GGUF file's header.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    adforge_input::fuzzing::gguf(data);
+});
