@@ -477,7 +477,70 @@ async fn the_videos_api_renders_serves_and_refuses() {
         );
     }
     assert_eq!(job_count(&server).await, before, "no job was created");
+
+    // A PNG whose header claims 30000 x 30000 pixels (a decompression bomb's opening): refused
+    // from its header, before any pixel is decoded, both where a spec names it and where a
+    // creative.render job reads it (bounded before only by the image crate's 512 MiB
+    // allocation cap, with an error that did not say why).
+    let (status, bomb) = upload(&server, "bomb.png", "image/png", png_header_only(30_000)).await;
+    assert_eq!(status, 201, "{bomb}");
+    let in_spec = spec(json!([{"duration": 1, "layers": [
+        {"type": "title", "text": "Hi"}, {"type": "image", "asset": bomb["id"]}]}]));
+    let (status, error) = send(server.post("/v1/videos", &in_spec)).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("30000x30000 is above the limit of 67108864 pixels"),
+        "{error}"
+    );
+    let render = json!({"kind": "creative.render", "payload": {
+        "copy": {"headline": "Hi"}, "brand": {"primary": "#0B5FFF", "secondary": "#FFFFFF"},
+        "formats": ["iab_medium_rectangle"], "product_image": bomb["id"]}});
+    let (status, job) = send(server.post("/api/jobs", &render)).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let failed = wait_for(Duration::from_secs(60), "the creative job", || async {
+        let (_, job) = send(server.get(&format!("/api/jobs/{id}"))).await;
+        (job["state"] == "failed").then_some(job)
+    })
+    .await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("product_image: asset")
+            && failed["error"]
+                .as_str()
+                .unwrap()
+                .contains("above the limit"),
+        "{failed}"
+    );
     server.stop().await;
+}
+
+/// A valid PNG signature, an IHDR of `side` x `side` RGBA pixels (CRC correct), one IDAT of a
+/// few compressed bytes and IEND: the opening of a decompression bomb, small on disk.
+fn png_header_only(side: u32) -> Vec<u8> {
+    let chunk = |body: &[u8]| {
+        let mut crc = flate2::Crc::new();
+        crc.update(body);
+        let mut out = ((body.len() - 4) as u32).to_be_bytes().to_vec();
+        out.extend(body);
+        out.extend(crc.sum().to_be_bytes());
+        out
+    };
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend(side.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(&ihdr));
+    let mut idat = flate2::write::ZlibEncoder::new(b"IDAT".to_vec(), flate2::Compression::best());
+    std::io::Write::write_all(&mut idat, &[0; 4096]).unwrap();
+    png.extend(chunk(&idat.finish().unwrap()));
+    png.extend(chunk(b"IEND"));
+    png
 }
 
 #[tokio::test]

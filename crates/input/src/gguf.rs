@@ -1,9 +1,10 @@
-//! GGUF headers (versions 1 to 3), checked before candle's reader sees the file. candle's
-//! `gguf_file` trusts the lengths it reads: a string or array that claims more bytes than the
-//! file holds makes it allocate that much, and arrays nested without end make it recurse
-//! without end. This walks the header with every length checked against the bytes left, keeps
-//! nothing it reads (strings are skipped, not copied), and checks each tensor's shape, type and
-//! extent against the data section.
+//! GGUF headers (versions 1 to 3), checked before candle's reader sees the file. candle 0.11
+//! bounds the lengths it reads itself; this check adds what it leaves to the moment a tensor is
+//! read: every tensor's ggml type known, its first dimension a whole number of blocks, its
+//! bytes at an aligned offset inside the data section. A truncated download or a corrupt file
+//! is refused when it is opened, naming the tensor, not part way through building a model. It
+//! walks the header with every length checked against the bytes left and keeps nothing it reads
+//! (strings are skipped, not copied), so a hostile header costs no more than its own size.
 //!
 //! Layout: `"GGUF"`, version (u32), tensor count and metadata count (u64; u32 in version 1),
 //! the metadata (key string, value type, value), the tensor infos (name, dimension count,

@@ -37,7 +37,7 @@ impl GgufFile {
             path: display.clone(),
             message,
         };
-        // candle's reader trusts the header's lengths: check them against the file first.
+        // Every tensor's type, shape and extent checked against the file before candle reads it.
         adforge_input::gguf::check_path(path).map_err(|e| read_err(e.to_string()))?;
         let mut file = File::open(path).map_err(|e| read_err(e.to_string()))?;
         let content = Content::read(&mut file).map_err(|e| read_err(e.to_string()))?;
@@ -228,5 +228,33 @@ impl GgufFile {
         let mut out = vec![0.0; len];
         matrix.row_f32(0, &mut out);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file cut short inside its tensor data (an interrupted download): candle's header
+    /// reader accepts it, and the loss would surface part way through building the model; the
+    /// header check refuses it at open, naming the tensor.
+    #[test]
+    fn a_file_cut_short_is_refused_at_open_naming_the_tensor() {
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/gguf/q8_0.gguf");
+        assert!(GgufFile::open(&seed).is_ok());
+        let bytes = std::fs::read(&seed).unwrap();
+        let cut = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(cut.path(), &bytes[..bytes.len() - 1]).unwrap();
+        let mut file = File::open(cut.path()).unwrap();
+        assert!(Content::read(&mut file).is_ok(), "candle reads the header");
+        let Err(error) = GgufFile::open(cut.path()) else {
+            panic!("a truncated file was opened");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("tensor \"w\": its 68 bytes at offset 0 run past"),
+            "{error}"
+        );
     }
 }
