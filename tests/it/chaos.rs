@@ -38,8 +38,31 @@ struct Node {
     log: PathBuf,
 }
 
+/// A node's process, killed when dropped, so a failing test leaves no server running.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 impl Node {
-    fn spawn(&self) -> Child {
+    fn spawn(&self) -> Process {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -51,6 +74,7 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(Process)
             .unwrap()
     }
 
@@ -200,7 +224,7 @@ async fn deployments(
 /// Kills one of `victims` at seeded random moments `kills` times, restarting it at once.
 async fn chaos(
     client: &reqwest::Client,
-    victims: &mut [(Node, Child)],
+    victims: &mut [(Node, Process)],
     kills: u64,
     seed: u64,
 ) -> u64 {
@@ -320,7 +344,7 @@ async fn redis_workers_killed_at_random_lose_and_repeat_nothing() {
     );
     let mut api_child = api.spawn();
     ready(&client, &api).await;
-    let mut workers: Vec<(Node, Child)> = (1..=2)
+    let mut workers: Vec<(Node, Process)> = (1..=2)
         .map(|w| {
             let n = node(
                 free_port_pub(),
