@@ -290,12 +290,7 @@ pub async fn submit_batch(
             ApiError::bad_request(format!("body: {}", rejection.body_text()))
         }
     })?;
-    let lines: Vec<(usize, &str)> = body
-        .lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty())
-        .collect();
+    let lines = adforge_input::jobs_file::numbered_lines(&body);
     if lines.is_empty() || lines.len() > MAX_BATCH_LINES {
         return Err(ApiError::bad_request(format!(
             "body: {} job lines; a batch holds 1 to {MAX_BATCH_LINES}",

@@ -30,3 +30,19 @@ pub struct BrandSpec {
     /// A bundled family: "DejaVu Sans" (default) or "DejaVu Serif".
     pub font: Option<String>,
 }
+
+/// The font families bundled with the compositor, the only ones a brand kit may name.
+pub const BUNDLED_FONTS: [&str; 2] = ["DejaVu Sans", "DejaVu Serif"];
+
+impl BrandSpec {
+    /// Refuses a font family that is not bundled; the message follows the field name `font`.
+    pub fn check_font(&self) -> Result<(), String> {
+        match &self.font {
+            Some(font) if !BUNDLED_FONTS.contains(&font.as_str()) => Err(format!(
+                "`{font}` is not a bundled family ({})",
+                BUNDLED_FONTS.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    }
+}

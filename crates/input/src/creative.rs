@@ -128,14 +128,9 @@ impl RenderPayload {
         if self.background == BackgroundKind::Image && self.background_image.is_none() {
             return Err("background_image: required when background is `image`".into());
         }
-        if let Some(font) = &self.brand.font
-            && !["DejaVu Sans", "DejaVu Serif"].contains(&font.as_str())
-        {
-            return Err(format!(
-                "brand.font: `{font}` is not a bundled family (DejaVu Sans, DejaVu Serif)"
-            ));
-        }
-        Ok(())
+        self.brand
+            .check_font()
+            .map_err(|problem| format!("brand.font: {problem}"))
     }
 }
 

@@ -311,10 +311,8 @@ impl<R: Read> Cursor<R> {
 
 /// Checks the header of the file at `path`.
 pub fn check_path(path: &std::path::Path) -> Result<Summary, GgufError> {
-    let io = |e: std::io::Error| GgufError::Io(format!("{}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    check(std::io::BufReader::new(file), len)
+    let (reader, len) = crate::open_sized(path).map_err(GgufError::Io)?;
+    check(reader, len)
 }
 
 #[cfg(test)]

@@ -38,14 +38,19 @@ pub enum JobsFileError {
     Line { line: usize, message: String },
 }
 
-/// Every non-blank line, parsed; the first bad line refuses the file, naming it.
-pub fn parse(text: &str) -> Result<Vec<ParsedLine<'_>>, JobsFileError> {
-    let lines: Vec<(usize, &str)> = text
-        .lines()
+/// The non-blank lines of a JSON Lines text, trimmed, numbered from 1 as an editor numbers them
+/// (blank lines keep their numbers). `POST /api/jobs/batch` reads its body with this too.
+pub fn numbered_lines(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim()))
         .filter(|(_, l)| !l.is_empty())
-        .collect();
+        .collect()
+}
+
+/// Every non-blank line, parsed; the first bad line refuses the file, naming it.
+pub fn parse(text: &str) -> Result<Vec<ParsedLine<'_>>, JobsFileError> {
+    let lines = numbered_lines(text);
     if lines.is_empty() || lines.len() > MAX_LINES {
         return Err(JobsFileError::Count { count: lines.len() });
     }

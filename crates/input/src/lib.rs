@@ -21,6 +21,14 @@ pub mod safetensors;
 pub mod video_spec;
 pub mod webhook;
 
+/// A file opened for a header check, buffered, with its length.
+fn open_sized(path: &std::path::Path) -> Result<(std::io::BufReader<std::fs::File>, u64), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    Ok((std::io::BufReader::new(file), len))
+}
+
 /// Input refused, named by field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {problem}")]

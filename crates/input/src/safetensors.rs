@@ -178,10 +178,8 @@ fn invalid(at: &str, message: impl Into<String>) -> SafetensorsError {
 
 /// Checks the header of the file at `path`.
 pub fn check_path(path: &std::path::Path) -> Result<Summary, SafetensorsError> {
-    let io = |e: std::io::Error| SafetensorsError::Io(format!("{}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    check(std::io::BufReader::new(file), len)
+    let (reader, len) = crate::open_sized(path).map_err(SafetensorsError::Io)?;
+    check(reader, len)
 }
 
 #[cfg(test)]

@@ -332,14 +332,10 @@ impl VideoSpec {
                 format!("{} is not one of 2, 4, 8", interpolate.factor),
             ));
         }
-        if let Some(brand) = &self.brand
-            && let Some(font) = &brand.font
-            && !["DejaVu Sans", "DejaVu Serif"].contains(&font.as_str())
-        {
-            return Err(invalid(
-                "brand.font",
-                format!("`{font}` is not a bundled family (DejaVu Sans, DejaVu Serif)"),
-            ));
+        if let Some(brand) = &self.brand {
+            brand
+                .check_font()
+                .map_err(|problem| invalid("brand.font", problem))?;
         }
         for (i, clip) in self.clips.iter().enumerate() {
             let next = self.clips.get(i + 1);
