@@ -3,7 +3,7 @@
 //! Run: `cargo bench --bench kernels`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use adforge::engine::kernels::{GpuKernels, rgba_to_yuv420_cpu};
+use adforge::engine::cuda_kernels::{GpuKernels, rgba_to_yuv420_cpu};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn frame(width: usize, height: usize) -> Vec<u8> {

@@ -6,7 +6,7 @@
 //! sides are `adforge bench video`'s own functions; that command runs every format in one go.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use adforge::bench_video::{encode_adforge, encode_ffmpeg_cli, moving_frame};
+use adforge::commands::bench_video::{encode_adforge, encode_ffmpeg_cli, moving_frame};
 use adforge::media::encoder::{EncoderSettings, Frame};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use adforge::bench_video::rife_frame as frame;
+use adforge::commands::bench_video::rife_frame as frame;
 use adforge::engine::video::Rife;
 use candle_core::Device;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

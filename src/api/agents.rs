@@ -16,7 +16,7 @@ use super::campaigns::{Amount, OBJECTIVES, PLATFORMS, date, one_of};
 use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
-use crate::jobs::campaign_loop::{apply_action, optimize};
+use crate::orchestrate::campaign::{apply_action, optimize};
 use crate::orchestrate::optimizer::OptimizerPolicy;
 use crate::orchestrate::planner::{self, PlanBrief};
 use crate::orchestrate::platforms::money::Currency;

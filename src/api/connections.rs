@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::auth::PlatformCredentials;
-use crate::config::Secret;
 use crate::orchestrate::platforms::money::Currency;
+use crate::secret::Secret;
 use crate::store::{ConnectionRow, now_ms};
 
 pub const CONNECTION_PLATFORMS: &[&str] = &["meta", "google", "tiktok"];

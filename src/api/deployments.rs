@@ -18,8 +18,8 @@ use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::jobs::SubmitRequest;
-use crate::jobs::campaign_loop::MAX_SYNC_DAYS;
-use crate::jobs::deploy::{DeployError, DeployInput};
+use crate::orchestrate::campaign::MAX_SYNC_DAYS;
+use crate::orchestrate::deploy::{DeployError, DeployInput};
 use crate::store::now_ms;
 use crate::store::orchestration::{DeploymentRow, MetricFilter};
 

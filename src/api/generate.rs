@@ -16,9 +16,9 @@ use super::{ApiError, AppState};
 use crate::engine::embed::EmbedError;
 use crate::engine::text::EngineError;
 use crate::jobs::SubmitRequest;
-use crate::jobs::creative_set::CreativeSetPayload;
 use crate::orchestrate::Platform;
 use crate::orchestrate::copy::{CopyBrief, CopyError, CopySet, generate_copy};
+use crate::studio::creative_set::CreativeSetPayload;
 
 /// Variants in one request.
 pub const MAX_VARIANTS: usize = 8;

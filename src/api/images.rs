@@ -16,7 +16,7 @@ use crate::engine::image::ImageServiceError;
 use crate::engine::image::upscale::SCALES;
 
 /// Input pixels (width x height) accepted.
-pub const MAX_INPUT_PIXELS: u64 = 512 * 512;
+pub const MAX_UPSCALE_INPUT_PIXELS: u64 = 512 * 512;
 /// Output side accepted.
 pub const MAX_OUTPUT_SIDE: u64 = 4096;
 /// Body size of this route: a base64 image of the largest input.
@@ -88,7 +88,7 @@ pub async fn upscale(
             )));
         }
     };
-    let input = decode_base64_image("image", &body.image, MAX_INPUT_PIXELS)?;
+    let input = decode_base64_image("image", &body.image, MAX_UPSCALE_INPUT_PIXELS)?;
     let (width, height) = (input.width(), input.height());
     let side = u64::from(width.max(height)) * u64::from(scale);
     if side > MAX_OUTPUT_SIDE {

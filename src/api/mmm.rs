@@ -15,7 +15,7 @@ use super::extract::{Auth, ValidJson};
 use super::jobs::{JobView, accepted, check_payload_size};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
-use crate::jobs::analytics::MmmRequest;
+use crate::orchestrate::analytics::mmm::job::MmmRequest;
 use crate::orchestrate::analytics::mmm::{Allocation, MmmFit, allocate, evaluate};
 use crate::store::JobState;
 

@@ -9,7 +9,6 @@ mod analytics;
 mod assets;
 mod campaigns;
 mod connections;
-mod creative_rows;
 mod creatives;
 mod dashboard;
 mod deployments;
@@ -18,8 +17,8 @@ mod events;
 mod experiments;
 mod extract;
 mod generate;
-pub mod generations;
 mod health;
+pub mod image_generations;
 mod images;
 mod jobs;
 mod mmm;
@@ -27,6 +26,7 @@ mod openai;
 mod openapi;
 mod paging;
 pub mod proxy;
+mod renders;
 mod urls;
 mod users;
 mod videos;
@@ -80,7 +80,7 @@ pub struct AppState {
     pub embed: Option<crate::engine::embed::EmbedService>,
     /// Loaded diffusion models, one batched engine each.
     pub image: crate::engine::image::engine::ImageEngines,
-    pub image_limits: generations::ImageLimits,
+    pub image_limits: image_generations::ImageLimits,
     /// Most frames one rendered video may have.
     pub max_video_frames: u64,
     /// The installed RIFE model folder (frame interpolation), if any.
@@ -92,11 +92,11 @@ pub struct AppState {
     /// `/v1/*` without a key: only on loopback with no configured key.
     pub inference_open: bool,
     /// The campaign loop: planner, deployments, syncs, optimizer.
-    pub orchestrator: std::sync::Arc<crate::jobs::campaign_loop::Orchestrator>,
+    pub orchestrator: std::sync::Arc<crate::orchestrate::campaign::Orchestrator>,
     /// Updates out to `/api/events` subscribers.
     pub events: crate::events::EventBus,
     /// The platforms' webhook secrets (a platform without one accepts no deliveries).
-    pub webhooks: crate::webhooks::WebhookSecrets,
+    pub webhooks: crate::config::WebhookSecrets,
     /// Fires when the server begins shutting down: event streams end so connections can close.
     pub shutdown: CancellationToken,
     /// Session keys, sealed-credential keys and rate limits.
@@ -116,9 +116,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(jobs::router())
-        .merge(generations::router())
+        .merge(image_generations::router())
+        .merge(renders::router())
         .merge(creatives::router())
-        .merge(creative_rows::router())
         .merge(generate::router())
         .merge(analytics::router())
         .merge(mmm::router())

@@ -7,9 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    AppState, agents, analytics, assets, campaigns, connections, creative_rows, creatives,
-    deployments, events, experiments, generate, generations, health, images, jobs, mmm, openai,
-    users, videos, webhooks, workers,
+    AppState, agents, analytics, assets, campaigns, connections, creatives, deployments, events,
+    experiments, generate, health, image_generations, images, jobs, mmm, openai, renders, users,
+    videos, webhooks, workers,
 };
 
 #[derive(OpenApi)]
@@ -18,10 +18,10 @@ use super::{
     paths(
         health::health, health::ready, health::metrics, workers::list,
         openai::list_models, openai::completions, openai::chat_completions, openai::embeddings::embeddings, images::upscale,
-        generations::generations, generations::edits, generations::capabilities,
-        creatives::render,
+        image_generations::generations, image_generations::edits, image_generations::capabilities,
+        renders::render,
         generate::generate_set, generate::generate_copy_route,
-        creative_rows::list, creative_rows::read, creative_rows::update, creative_rows::remove, creative_rows::regenerate, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
+        creatives::list, creatives::read, creatives::update, creatives::remove, creatives::regenerate, analytics::abtest, mmm::submit_mmm, mmm::allocate_budget,
         experiments::record, experiments::from_metrics, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content, assets::download_url,
         videos::create, videos::content,
         campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,

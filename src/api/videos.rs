@@ -19,10 +19,11 @@ use super::extract::{Auth, ValidJson, ValidQuery};
 use super::jobs::{JobView, accepted, cancel_job, check_payload_size, get_job, job_events};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
-use crate::jobs::videos::{MAX_INPUT_PIXELS, VideoPayload};
 use crate::media::decoder;
 use crate::media::timeline::spec::{AssetKind, AssetUse};
 use crate::media::timeline::{self, Inputs};
+use crate::studio::inputs::MAX_INPUT_PIXELS;
+use crate::studio::videos::VideoPayload;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ValidQuery;
 use super::{ApiError, AppState};
 use crate::store::events::{NewEvent, NewWebhookDelivery};
-use crate::webhooks::{Change, Platform, WebhookError, body_sha256, changes};
+use adforge_input::webhook::{Change, Platform, WebhookError, body_sha256, changes};
 
 /// Largest webhook body accepted, in bytes.
 pub const MAX_WEBHOOK_BODY: usize = 256 * 1024;

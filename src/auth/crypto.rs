@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::{ConnectionRow, Store, StoreError, now_ms};
 
 const FORMAT: &str = "v1";

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::crypto::{CryptoError, SecretBox};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::{ConnectionRow, Store, StoreError, now_ms};
 
 /// Tokens that expire within this many milliseconds are refreshed.

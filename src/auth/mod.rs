@@ -20,7 +20,7 @@ use std::time::Duration;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::config::{AuthArgs, Secret};
+use crate::secret::Secret;
 use crate::store::{ApiKeyRow, Store, StoreError, now_ms};
 
 pub use crypto::{CryptoError, PlatformCredentials, SecretBox};
@@ -145,6 +145,17 @@ pub struct AuthSettings {
     pub rate_limiter: Arc<RateLimiter>,
 }
 
+/// What the command line says of keys, sessions and rate limits, resolved by `config`.
+#[derive(Clone, Debug)]
+pub struct AuthOptions {
+    /// HMAC key of session tokens; `None`: the key kept in DATA_DIR/jwt.key.
+    pub jwt_secret: Option<Secret>,
+    /// Keys that seal platform credentials; `None`: the key kept in DATA_DIR/secret.key.
+    pub secret_keys: Option<Secret>,
+    pub token_lifetime: Duration,
+    pub rate_limit: RateLimit,
+}
+
 /// Most callers whose rate-limit buckets are kept at once.
 pub const MAX_RATE_BUCKETS: usize = 100_000;
 
@@ -163,8 +174,9 @@ impl AuthSettings {
         }
     }
 
-    /// From the settings; keys not given are read from (or first made in) `data_dir`.
-    pub fn from_args(args: &AuthArgs, data_dir: &Path) -> Result<Self, AuthError> {
+    /// From the resolved options (`config::AuthArgs::options`); keys not given are read from
+    /// (or first made in) `data_dir`.
+    pub fn from_options(args: &AuthOptions, data_dir: &Path) -> Result<Self, AuthError> {
         let jwt_key = match &args.jwt_secret {
             Some(secret) => jwt::JwtKey::new(secret.expose().as_bytes().to_vec())?,
             None => {
@@ -178,12 +190,9 @@ impl AuthSettings {
         };
         Ok(Self::new(
             jwt_key,
-            Duration::from_secs(args.token_lifetime_secs),
+            args.token_lifetime,
             secret_box(args.secret_keys.as_ref(), data_dir)?,
-            RateLimit {
-                burst: args.rate_limit_burst,
-                per_minute: args.rate_limit_per_minute,
-            },
+            args.rate_limit,
         ))
     }
 }

@@ -8,7 +8,7 @@ use rand::Rng;
 use super::jwt::{self, Claims};
 use super::password::{self, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use super::{ADMIN_OWNER_ID, AuthError, AuthSettings, hash_key};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::{FirstAdmin, Store, UserRow, now_ms};
 
 pub const ROLES: &[&str] = &["admin", "member"];

@@ -6,10 +6,10 @@
 //! arrive with their issues). This module knows
 //! nothing of HTTP or SQL.
 
+pub mod cuda_kernels;
 pub mod device;
 pub mod embed;
 pub mod image;
-pub mod kernels;
 pub mod math;
 pub mod registry;
 pub mod text;

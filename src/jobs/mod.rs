@@ -11,19 +11,10 @@
 //!
 //! This module holds no SQL (that is `store`'s) and knows nothing of HTTP.
 
-pub mod analytics;
-pub mod campaign_loop;
-pub mod creative_set;
-pub mod creatives;
-pub mod deploy;
 pub mod embedded;
 pub mod heartbeat;
-pub mod kinds;
-pub mod platform_clients;
 pub mod redis;
 mod service;
-pub mod video_gen;
-pub mod videos;
 mod worker;
 
 use std::time::Duration;
@@ -54,8 +45,42 @@ pub struct Receipt {
     pub entry: String,
 }
 
-/// The lane every worker reads; jobs that need no particular model run there.
-pub const ANY_LANE: &str = "any";
+/// Which workers may run a job: every worker reads `Any`; `Text` and `Image` are read by the
+/// workers that have a text or an image (diffusion) model loaded. Stored and sent to the
+/// transport by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Jobs that need no particular model.
+    Any,
+    /// Jobs that need the text model.
+    Text,
+    /// Jobs that need an image (diffusion) model.
+    Image,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 3] = [Lane::Any, Lane::Text, Lane::Image];
+
+    /// The lane's name in the store and the transport (`any`, `text`, `image`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Any => "any",
+            Lane::Text => "text",
+            Lane::Image => "image",
+        }
+    }
+
+    /// The transport's names of `lanes`.
+    pub fn names(lanes: &[Lane]) -> Vec<String> {
+        lanes.iter().map(|l| l.as_str().to_string()).collect()
+    }
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How much work waits in a queue backend.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

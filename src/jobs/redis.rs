@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use deadpool_redis::redis::{self, Value};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
-use super::{ANY_LANE, Delivery, JobQueue, QueueDepth, QueueError, Receipt};
+use super::{Delivery, JobQueue, Lane, QueueDepth, QueueError, Receipt};
 
 const GROUP: &str = "workers";
 /// Longest `XREADGROUP ... BLOCK`: it must stay under the client's response timeout (500 ms in
@@ -25,9 +25,6 @@ const MAX_BLOCK: Duration = Duration::from_millis(400);
 /// The stream is trimmed to about this many entries, a bound on Redis memory; the reconciler
 /// re-dispatches any queued job whose entry was trimmed away.
 const MAX_STREAM_LEN: u64 = 100_000;
-
-/// Lanes counted by `depth` (every lane a job kind uses).
-const LANES: &[&str] = &[ANY_LANE, "text", "image"];
 
 pub struct RedisQueue {
     pool: Pool,
@@ -70,7 +67,7 @@ impl RedisQueue {
 
     /// The stream of a lane.
     fn stream_of(&self, lane: &str) -> String {
-        if lane == ANY_LANE {
+        if lane == Lane::Any.as_str() {
             self.stream.clone()
         } else {
             format!("{}:{lane}", self.stream)
@@ -338,7 +335,7 @@ impl JobQueue for RedisQueue {
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
         let mut conn = self.conn().await?;
         let mut total = QueueDepth::default();
-        for lane in LANES {
+        for lane in Lane::ALL.map(Lane::as_str) {
             let stream = self.stream_of(lane);
             let (exists, len): (bool, u64) = redis::pipe()
                 .cmd("EXISTS")

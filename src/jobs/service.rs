@@ -108,7 +108,8 @@ impl JobService {
         let lane = self
             .registry
             .get(&request.kind)
-            .map_or(super::ANY_LANE, |h| h.lane(&request.payload))
+            .map_or(super::Lane::Any, |h| h.lane(&request.payload))
+            .as_str()
             .to_string();
         let job = NewJob {
             id: uuid::Uuid::now_v7().to_string(),

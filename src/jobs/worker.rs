@@ -135,8 +135,8 @@ pub trait JobHandler: Send + Sync + 'static {
     /// One line for the API docs and errors.
     fn describe(&self) -> &'static str;
     /// The lane a job with this payload needs (`any` unless it must run beside a model).
-    fn lane(&self, _payload: &Value) -> &'static str {
-        super::ANY_LANE
+    fn lane(&self, _payload: &Value) -> super::Lane {
+        super::Lane::Any
     }
     /// Only admin keys may submit this kind.
     fn admin_only(&self) -> bool {

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Secret;
 use crate::engine::text::{ChatMessage, FinishReason, SamplingParams, TextRequest, TextService};
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {

@@ -6,13 +6,16 @@
 //! handles (`TextService`, `EmbedService`); knows nothing of HTTP or SQL.
 
 pub mod analytics;
+pub mod campaign;
 pub mod copy;
+pub mod deploy;
+pub mod experiments;
 pub mod llm;
 pub mod narrative;
 pub mod optimizer;
 pub mod planner;
 pub mod platforms;
-pub mod sandbox;
+pub mod simulator;
 
 use serde::{Deserialize, Serialize};
 

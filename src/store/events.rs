@@ -15,6 +15,25 @@ use super::{Backend, Store, StoreError, StoreResult};
 /// The PostgreSQL channel that carries the newest event id of each committed publish.
 pub const NOTIFY_CHANNEL: &str = "adforge_events";
 
+/// A PostgreSQL connection that LISTENs on [`NOTIFY_CHANNEL`] (its own connection, outside
+/// the pool), for the event bus's fan-out between processes.
+pub struct EventListener(sqlx::postgres::PgListener);
+
+impl EventListener {
+    /// Connects to `url` and starts listening.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(Self(listener))
+    }
+
+    /// The next notification's payload (an event id); `None` when the connection dropped and
+    /// came back (notifications may have been lost meanwhile).
+    pub async fn next(&mut self) -> StoreResult<Option<String>> {
+        Ok(self.0.try_recv().await?.map(|n| n.payload().to_string()))
+    }
+}
+
 /// The advisory lock key that orders event inserts on PostgreSQL ("adforge" + 0x01).
 const ORDER_LOCK_KEY: i64 = 0x6164_666f_7267_6501;
 

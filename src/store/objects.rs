@@ -112,8 +112,8 @@ struct Bucket {
     cache: PathBuf,
 }
 
-/// Settings of an S3-compatible store, read from the environment by [`Objects::from_url`].
-#[derive(Debug, Clone, Default)]
+/// Settings of an S3-compatible store (`config::s3_settings` reads them from the environment).
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     /// `http://127.0.0.1:9000`, or none for AWS itself.
     pub endpoint: Option<String>,
@@ -122,24 +122,21 @@ pub struct S3Settings {
     pub virtual_hosted: bool,
     /// Credentials; without them the builder's own lookup (instance metadata and so on).
     pub access_key_id: Option<String>,
-    pub secret_access_key: Option<crate::config::Secret>,
+    pub secret_access_key: Option<crate::secret::Secret>,
     /// Retries of a failed request (throttling, 5xx) before the error is returned.
     pub max_retries: usize,
     /// The most time spent retrying one request.
     pub retry_timeout: Duration,
 }
 
-impl S3Settings {
-    /// `AWS_ENDPOINT_URL` (or `ADFORGE_S3_ENDPOINT`), `AWS_REGION`/`AWS_DEFAULT_REGION`,
-    /// `ADFORGE_S3_VIRTUAL_HOSTED=true`.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+impl Default for S3Settings {
+    fn default() -> Self {
         Self {
-            endpoint: var("ADFORGE_S3_ENDPOINT").or_else(|| var("AWS_ENDPOINT_URL")),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            virtual_hosted: var("ADFORGE_S3_VIRTUAL_HOSTED").is_some_and(|v| v == "true"),
-            access_key_id: var("AWS_ACCESS_KEY_ID"),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY").map(crate::config::Secret::new),
+            endpoint: None,
+            region: None,
+            virtual_hosted: false,
+            access_key_id: None,
+            secret_access_key: None,
             max_retries: 3,
             retry_timeout: Duration::from_secs(30),
         }

@@ -322,6 +322,7 @@ fn reference_logits(dir: &Path, model_type: &str, tokens: &[u32]) -> Vec<Vec<f32
     use candle_transformers::models::{llama, qwen2};
     let device = Device::Cpu;
     let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    // SAFETY: the file is the test's own and is not modified while it is mapped.
     let vb = unsafe {
         VarBuilder::from_mmaped_safetensors(
             &[dir.join("model.safetensors")],

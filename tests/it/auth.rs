@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use adforge::auth::jwt::{self, Claims, JwtKey};
 use adforge::auth::{GoogleOAuth, RateLimit, SecretBox};
-use adforge::config::Secret;
+use adforge::secret::Secret;
 use adforge::store::{Store, now_ms};
 use serde_json::{Value, json};
 

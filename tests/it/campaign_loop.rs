@@ -578,7 +578,7 @@ pub async fn planned_campaign_in(
 }
 
 async fn a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice(kind: StoreKind) {
-    use adforge::jobs::deploy::{DeployInput, deploy};
+    use adforge::orchestrate::deploy::{DeployInput, deploy};
     use adforge::orchestrate::platforms::sandbox::SandboxPlatform;
     use adforge::store::orchestration::DeploymentRow;
     let db = TestDb::new(kind).await;

@@ -96,6 +96,7 @@ fn own_forward_matches_candles_bert_model() {
     let encoder = Encoder::load(&dir, &Device::Cpu).unwrap();
     let config: Config =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    // SAFETY: the file is the test's own and is not modified while it is mapped.
     let vb = unsafe {
         candle_nn::VarBuilder::from_mmaped_safetensors(
             &[dir.join("model.safetensors")],

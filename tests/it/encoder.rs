@@ -9,7 +9,7 @@ use std::f32::consts::TAU;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use adforge::bench_video::moving_frame;
+use adforge::commands::bench_video::moving_frame;
 use adforge::media::encoder::{
     EncodeError, EncodedVideo, EncoderSettings, Frame, PreviewKind, VideoEncoder,
 };

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use adforge::events::{EventBus, EventError, EventSettings};
 use adforge::store::{ApiKeyRow, StoreError, now_ms};
-use adforge::webhooks::{meta_signature, tiktok_signature};
+use adforge_input::webhook::{meta_signature, tiktok_signature};
 use base64::Engine;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};

@@ -49,5 +49,6 @@ mod store;
 mod support;
 mod t2vz;
 mod text;
+mod tidy;
 mod upscale;
 mod video;

@@ -253,7 +253,7 @@ async fn model_pull_runs_as_a_job_with_progress() {
         root.path(),
         adforge::store::assets::AssetLimits::default(),
     );
-    let registry = adforge::jobs::kinds::builtin(models.clone(), assets);
+    let registry = adforge::app::builtin_kinds(models.clone(), assets);
     let service = JobService::new(
         db.store.clone(),
         queue.clone(),

@@ -116,7 +116,7 @@ async fn store_errors_are_mapped_to_clear_errors() {
             endpoint: Some(endpoint),
             region: Some("us-east-1".into()),
             access_key_id: Some("test".into()),
-            secret_access_key: Some(adforge::config::Secret::new("test")),
+            secret_access_key: Some(adforge::secret::Secret::new("test")),
             max_retries: 1,
             retry_timeout: Duration::from_secs(3),
             ..Default::default()

@@ -1,7 +1,7 @@
 //! The repository API, the same test code on SQLite and PostgreSQL.
 
 use adforge::auth;
-use adforge::config::Secret;
+use adforge::secret::Secret;
 use adforge::store::{ClaimOutcome, JobFilter, JobState, NewJob, Store, now_ms};
 use serde_json::json;
 

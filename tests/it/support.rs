@@ -234,7 +234,7 @@ pub fn all_lanes() -> Vec<String> {
 
 pub fn init_logs() {
     if std::env::var("RUST_LOG").is_ok() {
-        adforge::telemetry::init_tracing();
+        adforge::telemetry::init_tracing(adforge::config::log_json());
     }
 }
 
@@ -469,7 +469,7 @@ pub struct TestServer {
     /// The server's event bus (publish here to reach its `/api/events` streams).
     pub events: adforge::events::EventBus,
     /// The campaign loop of the server (its sandboxes, for tests that read hidden rates).
-    pub orchestrator: Arc<adforge::jobs::campaign_loop::Orchestrator>,
+    pub orchestrator: Arc<adforge::orchestrate::campaign::Orchestrator>,
     stop: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -574,7 +574,7 @@ impl TestServer {
         store: Store,
         queue: Arc<dyn JobQueue>,
         text: Option<adforge::engine::text::TextService>,
-        endpoints: adforge::jobs::platform_clients::PlatformEndpoints,
+        endpoints: adforge::config::PlatformEndpoints,
     ) -> Self {
         Self::start_options(
             store,
@@ -635,7 +635,7 @@ impl TestServer {
         inference_open: bool,
         auth: adforge::auth::AuthSettings,
         (endpoints, web_dir): (
-            adforge::jobs::platform_clients::PlatformEndpoints,
+            adforge::config::PlatformEndpoints,
             Option<std::path::PathBuf>,
         ),
     ) -> Self {
@@ -652,14 +652,14 @@ impl TestServer {
             &cache,
             adforge::store::assets::AssetLimits::default(),
         );
-        let builtin = adforge::jobs::kinds::builtin(models.clone(), assets.clone());
+        let builtin = adforge::app::builtin_kinds(models.clone(), assets.clone());
         for kind in builtin.kinds() {
             registry.register(builtin.get(kind).unwrap().clone());
         }
         let compositor = Arc::new(adforge::media::compositor::Compositor::new(
             adforge::media::compositor::FontLibrary::bundled(),
         ));
-        let render = Arc::new(adforge::jobs::creatives::CreativeRender {
+        let render = Arc::new(adforge::studio::creatives::CreativeRender {
             assets: assets.clone(),
             compositor: compositor.clone(),
             images: image.clone(),
@@ -667,7 +667,7 @@ impl TestServer {
         });
         registry.register(render.clone());
         let rife = model_cache().join("rife-3.9");
-        let video = Arc::new(adforge::jobs::videos::VideoRender {
+        let video = Arc::new(adforge::studio::videos::VideoRender {
             assets: assets.clone(),
             images: image.clone(),
             compositor: compositor.clone(),
@@ -678,20 +678,20 @@ impl TestServer {
         registry.register(video.clone());
         adforge::auth::bootstrap_admin_key(
             &store,
-            Some(&adforge::config::Secret::new(TEST_ADMIN_KEY)),
+            Some(&adforge::secret::Secret::new(TEST_ADMIN_KEY)),
         )
         .await
         .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();
         let events = adforge::events::EventBus::new(store.clone());
-        let orchestrator = adforge::jobs::campaign_loop::Orchestrator::new(
+        let orchestrator = adforge::orchestrate::campaign::Orchestrator::new(
             store.clone(),
             assets.clone(),
             events.clone(),
             text.clone()
                 .map(adforge::orchestrate::llm::TextBackend::Local),
-            adforge::jobs::platform_clients::Platforms::new(Some(
-                adforge::jobs::platform_clients::Connected::new(
+            adforge::orchestrate::platforms::clients::Platforms::new(Some(
+                adforge::orchestrate::platforms::clients::Connected::new(
                     store.clone(),
                     auth.secrets.clone(),
                     endpoints,
@@ -699,7 +699,7 @@ impl TestServer {
             )),
         );
         orchestrator.register(&mut registry);
-        registry.register(Arc::new(adforge::jobs::creative_set::CreativeSet {
+        registry.register(Arc::new(adforge::studio::creative_set::CreativeSet {
             store: store.clone(),
             events: events.clone(),
             render,
@@ -714,7 +714,7 @@ impl TestServer {
             settings.clone(),
         );
         let _ = orchestrator.jobs.set(jobs.clone());
-        let secret = |i: usize| Some(adforge::config::Secret::new(TEST_WEBHOOK_SECRETS[i]));
+        let secret = |i: usize| Some(adforge::secret::Secret::new(TEST_WEBHOOK_SECRETS[i]));
         let state = AppState {
             store: store.clone(),
             assets,
@@ -733,7 +733,7 @@ impl TestServer {
             compositor,
             max_video_frames: TEST_MAX_VIDEO_FRAMES,
             rife_dir: Some(model_cache().join("rife-3.9")).filter(|d| d.exists()),
-            image_limits: adforge::api::generations::ImageLimits {
+            image_limits: adforge::api::image_generations::ImageLimits {
                 max_side: 64,
                 max_steps: 8,
                 ..Default::default()
@@ -747,7 +747,7 @@ impl TestServer {
             embed,
             inference_open,
             events: events.clone(),
-            webhooks: adforge::webhooks::WebhookSecrets {
+            webhooks: adforge::config::WebhookSecrets {
                 meta_app_secret: secret(0),
                 meta_verify_token: secret(1),
                 tiktok_webhook_secret: secret(2),
@@ -938,7 +938,7 @@ impl OwnMoto {
             region: Some("us-east-1".into()),
             virtual_hosted: false,
             access_key_id: Some("test".into()),
-            secret_access_key: Some(adforge::config::Secret::new("test")),
+            secret_access_key: Some(adforge::secret::Secret::new("test")),
             max_retries: 1,
             retry_timeout: Duration::from_secs(5),
         }

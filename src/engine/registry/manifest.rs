@@ -274,17 +274,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Manifest>, RegistryError> {
     Ok(manifests)
 }
 
-/// Expands `${VAR}` from the environment; `None` when a variable is unset or empty.
-pub fn expand_env(text: &str) -> Option<String> {
+/// Expands `${VAR}` from `vars` (the process environment, as `config` read it); `None` when a
+/// variable is unset or empty.
+pub fn expand_vars(text: &str, vars: &BTreeMap<String, String>) -> Option<String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}')? + start;
-        let value = std::env::var(&rest[start + 2..end])
-            .ok()
-            .filter(|v| !v.is_empty())?;
-        out.push_str(&value);
+        let value = vars.get(&rest[start + 2..end]).filter(|v| !v.is_empty())?;
+        out.push_str(value);
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -336,13 +335,16 @@ mod tests {
 
     #[test]
     fn expands_environment() {
-        // SAFETY: tests in this module do not read this variable concurrently.
-        unsafe { std::env::set_var("ADFORGE_TEST_EXPAND", "/m") };
+        let vars = BTreeMap::from([
+            ("ADFORGE_TEST_EXPAND".to_string(), "/m".to_string()),
+            ("ADFORGE_TEST_EMPTY".to_string(), String::new()),
+        ]);
+        assert_eq!(expand_vars("${ADFORGE_TEST_EMPTY}/a", &vars), None);
         assert_eq!(
-            expand_env("${ADFORGE_TEST_EXPAND}/a").as_deref(),
+            expand_vars("${ADFORGE_TEST_EXPAND}/a", &vars).as_deref(),
             Some("/m/a")
         );
-        assert_eq!(expand_env("${ADFORGE_TEST_UNSET_VAR}/a"), None);
-        assert_eq!(expand_env("plain").as_deref(), Some("plain"));
+        assert_eq!(expand_vars("${ADFORGE_TEST_UNSET_VAR}/a", &vars), None);
+        assert_eq!(expand_vars("plain", &vars).as_deref(), Some("plain"));
     }
 }

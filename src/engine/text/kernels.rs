@@ -497,14 +497,17 @@ mod avx2 {
             for (r, row) in $w.chunks_exact($nb).enumerate() {
                 let out_row = &mut $out[r * $batch..(r + 1) * $batch];
                 let mut b0 = 0;
-                // SAFETY (all calls): AVX2 and FMA are enabled for the caller.
                 while $batch - b0 >= LANES {
+                    // SAFETY: AVX2 and FMA are enabled for the caller; the slice holds LANES.
                     unsafe { $lanes::<LANES>(row, $x, $nb, b0, &mut out_row[b0..b0 + LANES]) };
                     b0 += LANES;
                 }
                 match $batch - b0 {
+                    // SAFETY: as above; the slice holds the remaining 3 sequences.
                     3 => unsafe { $lanes::<3>(row, $x, $nb, b0, &mut out_row[b0..]) },
+                    // SAFETY: as above; the slice holds the remaining 2 sequences.
                     2 => unsafe { $lanes::<2>(row, $x, $nb, b0, &mut out_row[b0..]) },
+                    // SAFETY: as above; the slice holds the remaining sequence.
                     1 => unsafe { $lanes::<1>(row, $x, $nb, b0, &mut out_row[b0..]) },
                     _ => {}
                 }

@@ -1,5 +1,5 @@
 //! The MP4 itself: RGBA frames converted to yuv420p (BT.709, limited range, with
-//! `engine::kernels`' CPU conversion, the twin of the CUDA kernel), encoded by libx264 at a
+//! `engine::cuda_kernels`' CPU conversion, the twin of the CUDA kernel), encoded by libx264 at a
 //! constant frame rate (pts = frame index, time base 1/fps) and muxed with `+faststart`; the
 //! AAC track, when there is one, is advanced to each frame's end time so the file stays
 //! interleaved. Owns the video's output context; must not touch the other outputs.
@@ -14,7 +14,7 @@ use ffmpeg::{Dictionary, Packet, Rational, codec, encoder, frame};
 
 use super::audio::AudioTrack;
 use super::{EncodeError, EncoderSettings};
-use crate::engine::kernels::rgba_to_yuv420_cpu;
+use crate::engine::cuda_kernels::rgba_to_yuv420_cpu;
 
 /// The H.264 MP4 being written, with its optional audio track.
 pub(super) struct Mp4Writer {

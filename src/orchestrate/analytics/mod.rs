@@ -3,7 +3,7 @@
 //! (`bayes`), the always-valid sequential test (`sequential`), power, sample size and CUPED
 //! (`design`), Robyn's adstock and saturation transforms (`transforms`), the marketing-mix model
 //! and budget allocator (`mmm`), the Thompson-sampling budget optimizer (`bandit`, tested
-//! against `orchestrate::sandbox`), the random draws they share (`sample`) and charts as SVG and
+//! against `orchestrate::simulator`), the random draws they share (`sample`) and charts as SVG and
 //! PNG (`charts`).
 
 pub mod abtest;

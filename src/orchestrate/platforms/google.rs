@@ -18,7 +18,7 @@ use super::{
     CreativeSpec, DailyAdMetrics, DateRange, DeliveryStatus, Micros, ObjectKind, Objective,
     PlatformError, VideoSource, iso_date, parse_iso_date,
 };
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Responsive display limits (PLATFORMS.md, creative specs: Google responsive display).
 const HEADLINE_MAX_CHARS: usize = 30;

@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::header::HeaderMap;
 
 use super::PlatformError;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How often and how long to retry a request.
 #[derive(Debug, Clone, Copy, PartialEq)]

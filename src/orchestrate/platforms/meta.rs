@@ -12,7 +12,7 @@ use super::{
     CreativeSpec, Currency, DailyAdMetrics, DateRange, DeliveryStatus, Micros, ObjectKind,
     Objective, PlatformError, VideoSource, iso_date, parse_iso_date,
 };
-use crate::config::Secret;
+use crate::secret::Secret;
 use async_trait::async_trait;
 
 /// The most insight pages read for one range, against a cursor that never ends.

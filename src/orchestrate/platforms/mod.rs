@@ -7,6 +7,7 @@
 //! Owns no storage and no adforge routes: tokens, account ids and currencies arrive in each
 //! client's config; the request shapes follow `/work/shared/PLATFORMS.md`.
 
+pub mod clients;
 pub mod google;
 pub mod http;
 mod md5;

@@ -2,7 +2,7 @@
 //! [`AdPlatform`] call the way a real one would (ids handed out in order, `sandbox-campaign-1`,
 //! ...), gives each new ad hidden rates drawn from its seed, and delivers a day at a time with
 //! [`advance_day`](SandboxPlatform::advance_day) through the one seeded simulator of
-//! `orchestrate::sandbox`. Paused objects do not deliver; budgets pace delivery: a daily budget
+//! `orchestrate::simulator`. Paused objects do not deliver; budgets pace delivery: a daily budget
 //! is spent each day of its schedule, a lifetime budget spread over the days left to its end
 //! date, split evenly across the active ads under it. The same seed and calls give the same rows.
 
@@ -19,7 +19,7 @@ use super::{
     CreativeSpec, DailyAdMetrics, DateRange, DeliveryStatus, Micros, ObjectKind, PlatformError,
     VideoSource,
 };
-use crate::orchestrate::sandbox::{AdRates, Simulator};
+use crate::orchestrate::simulator::{AdRates, Simulator};
 
 /// A campaign or ad set: what paces its spend.
 #[derive(Debug, Clone)]

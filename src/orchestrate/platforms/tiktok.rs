@@ -14,7 +14,7 @@ use super::{
     CreativeSpec, DailyAdMetrics, DateRange, DeliveryStatus, Micros, ObjectKind, Objective,
     PlatformError, VideoSource, iso_date, parse_iso_date,
 };
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The most report pages read for one range.
 const MAX_PAGES: u64 = 10_000;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use adforge::jobs::platform_clients::PlatformEndpoints;
+use adforge::config::PlatformEndpoints;
 
 use super::*;
 use crate::campaign_loop::{job_result, planned_campaign, square_creatives};

@@ -12,7 +12,6 @@ mod tiktok;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use adforge::config::Secret;
 use adforge::orchestrate::platforms::google::{GoogleClient, GoogleConfig};
 use adforge::orchestrate::platforms::http::BackoffPolicy;
 use adforge::orchestrate::platforms::meta::{MetaClient, MetaConfig};
@@ -22,6 +21,7 @@ use adforge::orchestrate::platforms::{
     Currency, DateRange, DeliveryStatus, Micros, ObjectKind, Objective, PlatformError, Targeting,
     VideoSource,
 };
+use adforge::secret::Secret;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Request;

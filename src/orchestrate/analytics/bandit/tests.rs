@@ -2,7 +2,7 @@
 //! stopping rule on equal and unequal arms), the conjugate updates, and the checks on input.
 
 use super::*;
-use crate::orchestrate::sandbox::{AdRates, DayMetrics, Simulator};
+use crate::orchestrate::simulator::{AdRates, DayMetrics, Simulator};
 
 const BUDGET: f64 = 1000.0;
 const DAYS: u32 = 30;

@@ -9,6 +9,7 @@
 //! allocator (`allocate`) come from the model chosen by [`choose`].
 
 pub mod allocate;
+pub mod job;
 pub use adforge_input::dataset as data;
 pub mod ridge;
 pub mod search;

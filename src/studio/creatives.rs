@@ -11,18 +11,17 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{JobContext, JobError, JobHandler};
+use super::inputs::{load_asset_image, write_copy};
 use crate::engine::image::engine::{
     EngineError, GeneratedImage, GenerationRequest, ImageEngines, Progress, Ticket,
 };
 use crate::engine::image::pipeline::ImageParams;
 use crate::engine::text::TextService;
+use crate::jobs::{JobContext, JobError, JobHandler, Lane};
 use crate::media::compositor::{
     Background, BrandKit, Compositor, CreativeSpec, Fit, OutputFormat, PlacedLayer, ProductImage,
     encode,
 };
-use crate::orchestrate::Platform;
-use crate::orchestrate::copy::{CopyBrief, generate_copy};
 use crate::store::assets::AssetStore;
 use crate::store::now_ms;
 
@@ -248,14 +247,14 @@ impl JobHandler for CreativeRender {
         "creative.render"
     }
 
-    fn lane(&self, payload: &Value) -> &'static str {
+    fn lane(&self, payload: &Value) -> Lane {
         if payload["background"] == "generated" {
-            super::campaign_loop::IMAGE_LANE
+            Lane::Image
         } else if payload.get("copy").is_none_or(Value::is_null) {
             // The text model writes the copy from the brief.
-            super::campaign_loop::TEXT_LANE
+            Lane::Text
         } else {
-            super::ANY_LANE
+            Lane::Any
         }
     }
 
@@ -395,63 +394,38 @@ impl CreativeRender {
     }
 }
 
-/// An uploaded image asset of the owner, decoded; `field` names it in errors.
-pub(crate) async fn load_asset_image(
-    assets: &AssetStore,
-    owner: &str,
-    id: &str,
-    field: &str,
-) -> Result<image::DynamicImage, JobError> {
-    let row = assets
-        .get(owner, id)
-        .await
-        .map_err(|e| JobError::Retryable(e.to_string()))?
-        .ok_or_else(|| JobError::Fatal(format!("{field}: asset {id} not found")))?;
-    let bytes = assets.read(&row).await.map_err(|e| match e {
-        crate::store::assets::AssetError::Object(e) if e.is_transient() => {
-            JobError::Retryable(format!("{field}: reading asset {id}: {e}"))
-        }
-        e => JobError::Fatal(format!("{field}: reading asset {id}: {e}")),
-    })?;
-    adforge_input::image::decode(&bytes, crate::jobs::videos::MAX_INPUT_PIXELS)
-        .map_err(|e| JobError::Fatal(format!("{field}: asset {id} {e}")))
-}
-
-/// The copy given, or copy the text model writes from the brief.
-pub(crate) async fn write_copy(
-    text: Option<&TextService>,
-    copy: Option<&CreativeCopy>,
-    brief: Option<&RenderBrief>,
-    seed: u64,
-) -> Result<CreativeCopy, JobError> {
-    if let Some(copy) = copy {
-        return Ok(copy.clone());
+/// Lays the copy out at every format over a plain background (text layout does not depend on
+/// the background), before a job exists: a layer that cannot fit is refused, naming the format
+/// and the layer. Blocking (it renders); `images` are the decoded inputs by payload field.
+pub fn check_fit(
+    compositor: &Compositor,
+    payload: &RenderPayload,
+    copy: CreativeCopy,
+    images: Vec<(&'static str, image::DynamicImage)>,
+) -> Result<(), String> {
+    let formats = payload.formats()?;
+    let find = |name: &str| {
+        images
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, i)| i.clone())
+    };
+    let spec = CreativeSpec {
+        headline: copy.headline,
+        body: copy.body,
+        cta: copy.cta,
+        background: Background::Solid(payload.brand.primary),
+        product: find("product_image").map(|image| ProductImage {
+            image,
+            fit: payload.product_fit.unwrap_or(Fit::Contain),
+        }),
+        logo: find("logo"),
+        brand: BrandKit::from(&payload.brand),
+    };
+    for format in formats {
+        compositor
+            .render(&spec, format)
+            .map_err(|e| format!("formats: {}: {e}", format.id))?;
     }
-    let (Some(brief), Some(text)) = (brief, text) else {
-        return Err(JobError::Fatal(
-            "copy: required when no text model is loaded".into(),
-        ));
-    };
-    let brief = CopyBrief {
-        product: brief.product.clone(),
-        audience: brief.audience.clone(),
-        tone: brief.tone.clone(),
-        platform: Platform::Meta,
-        language: "English".into(),
-        n: 1,
-        seed,
-    };
-    let set = generate_copy(text, None, &brief)
-        .await
-        .map_err(|e| JobError::Fatal(format!("brief: the text model failed ({e})")))?;
-    let variant = set
-        .variants
-        .into_iter()
-        .next()
-        .ok_or_else(|| JobError::Fatal("brief: the text model wrote no copy".into()))?;
-    Ok(CreativeCopy {
-        headline: variant.headline,
-        body: Some(variant.primary_text).filter(|s| !s.trim().is_empty()),
-        cta: Some(variant.call_to_action).filter(|s| !s.trim().is_empty()),
-    })
+    Ok(())
 }

@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::creatives::{CreativeCopy, RenderBrief, load_asset_image, write_copy};
+use super::creatives::{CreativeCopy, RenderBrief};
+use super::inputs::{MAX_INPUT_PIXELS, load_asset_image, write_copy};
 use super::video_gen::{GenerateVideo, Generation, GenerationError, output_path};
-use super::{JobContext, JobError, JobHandler};
 use crate::engine::image::engine::ImageEngines;
 use crate::engine::text::TextService;
 use crate::engine::video::Rife;
+use crate::jobs::{JobContext, JobError, JobHandler, Lane};
 use crate::media::compositor::{BrandSpec, Compositor};
 use crate::media::decoder;
 use crate::media::encoder::{EncodedVideo, EncoderSettings, PreviewKind, X264_PRESETS};
@@ -29,8 +30,6 @@ use crate::store::now_ms;
 
 /// Formats one video job renders at most.
 pub const MAX_VIDEO_FORMATS: usize = 4;
-/// Input images larger than this many pixels are refused.
-pub const MAX_INPUT_PIXELS: u64 = 8192 * 8192;
 
 /// The job's payload: a `spec`; or `copy` / `brief` for the ad template (with its assets); or
 /// `generate` for text-to-video on the loaded image model.
@@ -287,14 +286,14 @@ impl JobHandler for VideoRender {
         "video.render"
     }
 
-    fn lane(&self, payload: &Value) -> &'static str {
+    fn lane(&self, payload: &Value) -> Lane {
         let set = |key: &str| payload.get(key).is_some_and(|v| !v.is_null());
         if set("generate") {
-            super::campaign_loop::IMAGE_LANE
+            Lane::Image
         } else if set("brief") && !set("copy") {
-            super::campaign_loop::TEXT_LANE
+            Lane::Text
         } else {
-            super::ANY_LANE
+            Lane::Any
         }
     }
 
@@ -661,5 +660,25 @@ impl FormatRender {
             &self.output,
             &options,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orchestrate::campaign::{image_preview, video_preview};
+    use serde_json::json;
+
+    #[test]
+    fn preview_payloads_are_valid_render_jobs() {
+        let copy =
+            json!({"headline": "Cold brew", "primary_text": "Smooth", "call_to_action": null});
+        for platform in ["meta", "google", "tiktok", "sandbox"] {
+            let payload: super::super::creatives::RenderPayload =
+                serde_json::from_value(image_preview(platform, &copy)).unwrap();
+            payload.check().unwrap();
+        }
+        let video: VideoPayload = serde_json::from_value(video_preview(&copy)).unwrap();
+        video.check(10_000).unwrap();
     }
 }

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::campaign_loop::derived_id;
 use super::creatives::{BackgroundKind, BrandSpec, CreativeCopy, CreativeRender, RenderPayload};
 use super::videos::{VideoPayload, VideoRender};
-use super::{JobContext, JobError, JobHandler};
 use crate::engine::embed::EmbedService;
 use crate::events::EventBus;
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::media::compositor::Rgb;
 use crate::media::formats::{self, Format, Medium};
+use crate::orchestrate::campaign::derived_id;
 use crate::orchestrate::copy::{CopyBrief, CopyVariant, copy_variants};
 use crate::orchestrate::llm::TextBackend;
 use crate::orchestrate::planner::copy_platform;

@@ -123,9 +123,7 @@ pub async fn run(
         workers: args.worker.workers.max(1),
         ..args.worker.clone()
     };
-    let lanes = [crate::jobs::ANY_LANE, "text", "image"]
-        .map(String::from)
-        .to_vec();
+    let lanes = crate::jobs::Lane::names(&crate::jobs::Lane::ALL);
     let background = core.spawn_background(&worker, lanes, &shutdown);
     let finished = wait_all(&core, &jobs, report).await;
     shutdown.cancel();

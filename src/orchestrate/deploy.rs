@@ -10,7 +10,7 @@
 //! the names carry the local id (`... [adforge:ID]`) so such an orphan can be found by hand.
 //!
 //! Which client a deployment talks through (the sandbox, or a connected account's REST client)
-//! is [`super::platform_clients`]' business.
+//! is [`super::platforms::clients`]' business.
 
 use std::collections::HashMap;
 
@@ -254,7 +254,7 @@ pub async fn deploy(
     platform: &dyn AdPlatform,
     deployment: &DeploymentRow,
     input: &DeployInput,
-    job: Option<&super::JobContext>,
+    job: Option<&crate::jobs::JobContext>,
 ) -> Result<Value, DeployError> {
     let progress = async |done: usize, total: usize, what: String| {
         if let Some(ctx) = job {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{JobContext, JobError, JobHandler};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::orchestrate::analytics::AnalyticsError;
 use crate::orchestrate::analytics::charts::{self, Chart, ResponseCurve, ShareRow};
 use crate::orchestrate::analytics::mmm::{self, Columns, Dataset, MmmConfig, MmmError, MmmFit};

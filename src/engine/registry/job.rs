@@ -1,22 +1,13 @@
-//! The job kinds built into the server. Later engines register theirs (renders, deployments)
-//! the same way, through [`super::JobRegistry::register`].
+//! `model.pull`, the model registry's job kind: fetch, verify and install a model into the
+//! cache with progress. Registered by `app::builtin_kinds`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{JobContext, JobError, JobHandler, JobRegistry};
 use crate::engine::registry::{ModelRegistry, PullOutcome, RegistryError};
-use crate::store::assets::AssetStore;
-
-/// The registry of the kinds a server or worker runs by default.
-pub fn builtin(models: Arc<ModelRegistry>, assets: AssetStore) -> JobRegistry {
-    let mut registry = JobRegistry::new();
-    registry.register(Arc::new(ModelPull { models }));
-    registry.register(Arc::new(super::analytics::MmmJob { assets }));
-    registry
-}
+use crate::jobs::{JobContext, JobError, JobHandler};
 
 /// `model.pull`: `{"model": NAME}` fetches, verifies and installs a model into the cache.
 pub struct ModelPull {
@@ -24,6 +15,10 @@ pub struct ModelPull {
 }
 
 impl ModelPull {
+    pub fn new(models: Arc<ModelRegistry>) -> Self {
+        Self { models }
+    }
+
     fn model_name(payload: &Value) -> Result<&str, String> {
         let object = payload
             .as_object()

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use time::Date;
 
-use super::deploy::DeployError;
 use crate::auth::{GoogleOAuth, SecretBox, google_refresh};
-use crate::config::Secret;
+use crate::config::PlatformEndpoints;
+use crate::orchestrate::deploy::DeployError;
 use crate::orchestrate::platforms::google::{GoogleClient, GoogleConfig};
 use crate::orchestrate::platforms::http::BackoffPolicy;
 use crate::orchestrate::platforms::meta::{MetaClient, MetaConfig};
@@ -27,79 +27,6 @@ use crate::orchestrate::platforms::{AdPlatform, PlatformError, parse_iso_date};
 use crate::store::campaigns::CampaignRow;
 use crate::store::orchestration::DeploymentRow;
 use crate::store::{ConnectionRow, Store};
-
-/// Where the platforms' APIs are, and the OAuth client that refreshes Google tokens.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PlatformEndpoints {
-    /// Meta Graph API host.
-    #[arg(
-        long,
-        env = "ADFORGE_META_BASE_URL",
-        default_value = "https://graph.facebook.com"
-    )]
-    pub meta_base_url: String,
-    /// Meta's host for video uploads.
-    #[arg(
-        long,
-        env = "ADFORGE_META_VIDEO_BASE_URL",
-        default_value = "https://graph-video.facebook.com"
-    )]
-    pub meta_video_base_url: String,
-    #[arg(long, env = "ADFORGE_META_API_VERSION", default_value = "v23.0")]
-    pub meta_api_version: String,
-    /// The Meta `actions` entry counted as a conversion (its `action_values` as revenue).
-    #[arg(
-        long,
-        env = "ADFORGE_META_CONVERSION_ACTION",
-        default_value = "purchase"
-    )]
-    pub meta_conversion_action: String,
-    #[arg(
-        long,
-        env = "ADFORGE_GOOGLE_ADS_BASE_URL",
-        default_value = "https://googleads.googleapis.com"
-    )]
-    pub google_ads_base_url: String,
-    #[arg(long, env = "ADFORGE_GOOGLE_ADS_API_VERSION", default_value = "v21")]
-    pub google_ads_api_version: String,
-    #[arg(
-        long,
-        env = "ADFORGE_GOOGLE_TOKEN_URL",
-        default_value = "https://oauth2.googleapis.com/token"
-    )]
-    pub google_token_url: String,
-    /// The OAuth client that refreshes Google access tokens.
-    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_ID")]
-    pub google_client_id: Option<String>,
-    #[arg(long, env = "ADFORGE_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
-    pub google_client_secret: Option<Secret>,
-    #[arg(
-        long,
-        env = "ADFORGE_TIKTOK_BASE_URL",
-        default_value = "https://business-api.tiktok.com"
-    )]
-    pub tiktok_base_url: String,
-    #[arg(long, env = "ADFORGE_TIKTOK_API_VERSION", default_value = "v1.3")]
-    pub tiktok_api_version: String,
-}
-
-impl Default for PlatformEndpoints {
-    fn default() -> Self {
-        Self {
-            meta_base_url: "https://graph.facebook.com".into(),
-            meta_video_base_url: "https://graph-video.facebook.com".into(),
-            meta_api_version: "v23.0".into(),
-            meta_conversion_action: "purchase".into(),
-            google_ads_base_url: "https://googleads.googleapis.com".into(),
-            google_ads_api_version: "v21".into(),
-            google_token_url: "https://oauth2.googleapis.com/token".into(),
-            google_client_id: None,
-            google_client_secret: None,
-            tiktok_base_url: "https://business-api.tiktok.com".into(),
-            tiktok_api_version: "v1.3".into(),
-        }
-    }
-}
 
 /// What a process needs to reach connected ad accounts.
 pub struct Connected {
