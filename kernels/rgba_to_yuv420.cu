@@ -1,6 +1,6 @@
 // RGBA (8-bit, packed) to planar YUV 4:2:0 (BT.709, limited range), one thread per 2x2 block.
 // The video encoder's input format: frames composed on the GPU convert there before download.
-// Compiled at run time by NVRTC (src/engine/kernels.rs); width and height must be even.
+// Compiled at run time by NVRTC (src/engine/cuda_kernels.rs); width and height must be even.
 extern "C" __global__ void rgba_to_yuv420(
     const unsigned char* __restrict__ rgba,
     unsigned char* __restrict__ y_plane,

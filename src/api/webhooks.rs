@@ -1,5 +1,5 @@
 //! `/api/webhooks/{meta,tiktok,google}`: deliveries from the ad platforms. No API key: each
-//! delivery is authenticated by its platform's signature or token ([`crate::webhooks`]) before
+//! delivery is authenticated by its platform's signature or token ([`adforge_input::webhook`]) before
 //! anything is read from it. A verified delivery's object ids are resolved to their owners
 //! through the deployments' ledger; the delivery is recorded and each owner gets one
 //! `webhook.<platform>` event, in one transaction. A refused delivery leaves nothing behind.

@@ -26,7 +26,7 @@ interface Bus {
 
 const Ctx = createContext<Bus>({ subscribe: () => () => {}, state: 'off' });
 
-/** Event kinds the server publishes (src/jobs/campaign_loop.rs, src/webhooks.rs). */
+/** Event kinds the server publishes (src/orchestrate/campaign/, src/api/webhooks.rs). */
 export const KNOWN_KINDS = [
   'campaign.planned',
   'deployment.updated',

@@ -201,17 +201,17 @@ impl JobHandler for PlanJob {
         };
         ctx.progress(0.9, "storing the plan").await?;
         let plan = outcome.plan;
+        let plan_json = json!(plan);
         let campaign = CampaignRow {
             id: campaign_id.clone(),
             owner_id: owner.clone(),
-            name: plan["name"]
-                .as_str()
-                .unwrap_or("Planned campaign")
-                .to_string(),
+            name: Some(plan.name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "Planned campaign".to_string()),
             objective: brief.objective.clone(),
             status: "draft".into(),
             currency: brief.currency.clone(),
-            daily_budget_micros: plan["daily_budget_micros"].as_i64().unwrap_or(0),
+            daily_budget_micros: plan.daily_budget_micros,
             start_date: brief.start_date.clone(),
             end_date: Some(brief.end_date.clone()),
             platforms: brief.platforms.clone(),
@@ -221,22 +221,22 @@ impl JobHandler for PlanJob {
             created_at: now,
             updated_at: now,
         };
-        let ad_sets: Vec<AdSetRow> = plan["channels"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let ad_sets: Vec<AdSetRow> = plan
+            .channels
+            .iter()
             .enumerate()
             .map(|(i, c)| AdSetRow {
                 id: derived_id(&ctx.job.id, &format!("ad-set-{i}")),
                 owner_id: owner.clone(),
                 campaign_id: campaign_id.clone(),
-                platform: c["platform"].as_str().unwrap_or_default().to_string(),
-                name: c["audience"]["name"]
-                    .as_str()
-                    .unwrap_or("Audience")
-                    .to_string(),
-                targeting: c["audience"].clone(),
-                daily_budget_micros: c["daily_budget_micros"].as_i64().unwrap_or(0),
+                platform: c.platform.clone(),
+                name: c
+                    .audience
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "Audience".to_string()),
+                targeting: json!(c.audience),
+                daily_budget_micros: c.daily_budget_micros,
                 status: "active".into(),
                 version: 1,
                 created_at: now + i as i64,
@@ -251,13 +251,13 @@ impl JobHandler for PlanJob {
             seed: brief.seed as i64,
             input: json!({"brief": brief, "model": outcome.model}),
             trace: json!(outcome.trace),
-            output: Some(plan.clone()),
+            output: Some(plan_json.clone()),
             status: "succeeded".into(),
             error: None,
             created_at: now,
         };
         orch.store
-            .insert_planned_campaign(&campaign, &plan, &ad_sets, &run)
+            .insert_planned_campaign(&campaign, &plan_json, &ad_sets, &run)
             .await
             .map_err(|e| JobError::Retryable(e.to_string()))?;
         orch.publish(
@@ -267,7 +267,7 @@ impl JobHandler for PlanJob {
         )
         .await;
         Ok(
-            json!({"campaign_id": campaign_id, "run_id": run.id, "plan": plan,
+            json!({"campaign_id": campaign_id, "run_id": run.id, "plan": plan_json,
             "trace": outcome.trace}),
         )
     }

@@ -17,9 +17,19 @@ use serde_json::{Value, json};
 use time::Date;
 
 use super::Platform;
-use super::copy::CopyLimits;
 use super::llm::{LlmError, TextBackend};
 use crate::engine::text::ChatMessage;
+
+mod plan;
+mod tools;
+
+use plan::assemble;
+pub use plan::{
+    CampaignPlan, Kpi, KpiTarget, PlanAudience, PlanChannel, PlanConcept, PlanPhase, PlanSchedule,
+    validate,
+};
+pub use tools::PlannerTool;
+use tools::{ToolState, run_tool};
 
 /// Tool calls the model may make before the plan is written.
 pub const MAX_STEPS: usize = 6;
@@ -29,13 +39,6 @@ pub const CONCEPTS: usize = 2;
 pub const MAX_REPAIRS: usize = 2;
 /// Draws of one JSON answer when the model runs out of tokens or breaks the JSON.
 pub const DRAWS: usize = 3;
-pub const TOOLS: &[&str] = &[
-    "read_past_results",
-    "estimate_budget_split",
-    "generate_copy",
-    "render_images",
-    "render_video",
-];
 
 /// A validated brief (the API checks every field before the job is accepted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +121,7 @@ pub struct ToolCall {
 /// The plan and the record of how it was made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanOutcome {
-    pub plan: Value,
+    pub plan: CampaignPlan,
     pub trace: Vec<ToolCall>,
     pub model: String,
 }
@@ -394,17 +397,16 @@ pub async fn plan(
 
     // The tool loop.
     let mut state = ToolState::default();
-    let mut used: Vec<String> = Vec::new();
+    let mut used: Vec<PlannerTool> = Vec::new();
     for step in 0..MAX_STEPS {
-        let remaining: Vec<&str> = TOOLS
-            .iter()
-            .copied()
-            .filter(|t| !used.iter().any(|u| u == t))
+        let remaining: Vec<PlannerTool> = PlannerTool::ALL
+            .into_iter()
+            .filter(|t| !used.contains(t))
             .collect();
         if remaining.is_empty() {
             break;
         }
-        let mut choices: Vec<&str> = remaining.clone();
+        let mut choices: Vec<&str> = remaining.iter().map(|t| t.name()).collect();
         choices.push("finish");
         let done: Vec<String> = trace
             .iter()
@@ -438,13 +440,13 @@ pub async fn plan(
                 DRAWS,
             )
             .await?;
-        let tool = pick["tool"].as_str().unwrap_or("finish").to_string();
-        if tool == "finish" {
+        // The schema's enum allows only the tools left and `finish`.
+        let Some(tool) = pick["tool"].as_str().and_then(PlannerTool::from_name) else {
             break;
-        }
+        };
         let reason = pick["reason"].as_str().unwrap_or_default().to_string();
-        for needed in prerequisites(&tool) {
-            if !used.iter().any(|u| u == needed) {
+        for &needed in tool.prerequisites() {
+            if !used.contains(&needed) {
                 let call = run_tool(
                     backend,
                     tools,
@@ -458,10 +460,10 @@ pub async fn plan(
                 .await?;
                 trace.push(ToolCall {
                     chosen_by: "policy".into(),
-                    reason: format!("{tool} needs {needed}"),
+                    reason: format!("{} needs {}", tool.name(), needed.name()),
                     ..call
                 });
-                used.push(needed.to_string());
+                used.push(needed);
             }
         }
         let call = run_tool(
@@ -471,7 +473,7 @@ pub async fn plan(
             &words,
             daily_micros,
             &mut state,
-            &tool,
+            tool,
             trace.len(),
         )
         .await?;
@@ -482,12 +484,8 @@ pub async fn plan(
         });
         used.push(tool);
     }
-    for needed in [
-        "read_past_results",
-        "estimate_budget_split",
-        "generate_copy",
-    ] {
-        if !used.iter().any(|u| u == needed) {
+    for needed in PlannerTool::NEEDED {
+        if !used.contains(&needed) {
             let call = run_tool(
                 backend,
                 tools,
@@ -504,7 +502,7 @@ pub async fn plan(
                 reason: "the plan needs it".into(),
                 ..call
             });
-            used.push(needed.to_string());
+            used.push(needed);
         }
     }
     let plan = assemble(brief, &words, &state, start, end, daily_micros)?;
@@ -519,290 +517,6 @@ pub async fn plan(
 fn summary(result: &Value) -> String {
     let text = result.to_string();
     text.chars().take(160).collect()
-}
-
-fn prerequisites(tool: &str) -> &'static [&'static str] {
-    match tool {
-        "estimate_budget_split" => &["read_past_results"],
-        "render_images" | "render_video" => &["generate_copy"],
-        _ => &[],
-    }
-}
-
-#[derive(Default)]
-struct ToolState {
-    past: Option<Value>,
-    split: Option<Vec<(String, i64, f64)>>,
-    /// Per concept, per platform: the copy.
-    copy: Option<Vec<Value>>,
-    previews: Vec<Value>,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_tool(
-    backend: &TextBackend,
-    tools: &dyn PlannerTools,
-    brief: &PlanBrief,
-    words: &Value,
-    daily_micros: i64,
-    state: &mut ToolState,
-    tool: &str,
-    step: usize,
-) -> Result<ToolCall, PlanError> {
-    let fail = |message: String| PlanError::Tool {
-        tool: tool.to_string(),
-        message,
-    };
-    let (arguments, result) = match tool {
-        "read_past_results" => {
-            let past = tools.read_past_results().await.map_err(fail)?;
-            state.past = Some(past.clone());
-            (json!({}), past)
-        }
-        "estimate_budget_split" => {
-            let past = state.past.clone().unwrap_or_else(|| json!({}));
-            let split =
-                budget_split(&brief.platforms, daily_micros, &past).map_err(PlanError::Invalid)?;
-            let result = json!(
-                split
-                    .iter()
-                    .map(|(p, m, w)| json!({"platform": p,
-                "daily_budget_micros": m, "weight": w}))
-                    .collect::<Vec<_>>()
-            );
-            state.split = Some(split);
-            (
-                json!({"daily_budget_micros": daily_micros, "platforms": brief.platforms}),
-                result,
-            )
-        }
-        "generate_copy" => {
-            let mut all = Vec::new();
-            for (c, concept) in words["concepts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let mut per_platform = serde_json::Map::new();
-                for (p, platform) in brief.platforms.iter().enumerate() {
-                    let limits = CopyLimits::of(copy_platform(platform));
-                    let ask = vec![
-                        ChatMessage::system(
-                            "You are an expert advertising copywriter. You write short, vivid, truthful ad copy.",
-                        ),
-                        ChatMessage::user(format!(
-                            "Write one ad for {}.\nProduct: {}\nAudience: {}\nConcept: {} ({})\n\
-                             Answer in JSON.",
-                            limits.platform.label(),
-                            brief.product,
-                            brief.audience,
-                            concept["name"].as_str().unwrap_or_default(),
-                            concept["angle"].as_str().unwrap_or_default()
-                        )),
-                    ];
-                    let seed = brief.seed.wrapping_add(1000 + (c * 16 + p) as u64);
-                    let copy = backend
-                        .json_retrying(&ask, &limits.schema(), seed, 220, DRAWS)
-                        .await?;
-                    per_platform.insert(platform.clone(), copy);
-                }
-                all.push(json!({"concept": concept["name"], "copy": per_platform}));
-            }
-            state.copy = Some(all.clone());
-            (
-                json!({"concepts": CONCEPTS, "platforms": brief.platforms}),
-                json!(all),
-            )
-        }
-        "render_images" | "render_video" => {
-            let Some(copy) = state.copy.as_ref().and_then(|c| c.first()).cloned() else {
-                return Err(fail("no copy yet".into()));
-            };
-            let platform = brief.platforms.first().cloned().unwrap_or_default();
-            let this = &copy["copy"][&platform];
-            let result = if tool == "render_images" {
-                tools.render_images(&platform, this).await
-            } else {
-                tools.render_video(&platform, this).await
-            }
-            .map_err(fail)?;
-            state.previews.push(json!({"tool": tool, "result": result}));
-            (
-                json!({"platform": platform, "concept": copy["concept"]}),
-                result,
-            )
-        }
-        other => return Err(fail(format!("unknown tool {other}"))),
-    };
-    Ok(ToolCall {
-        step,
-        tool: tool.to_string(),
-        chosen_by: String::new(),
-        reason: String::new(),
-        arguments,
-        result,
-    })
-}
-
-/// KPI targets from past results (or stated defaults per objective) and the plan's budget.
-fn kpis(brief: &PlanBrief, past: &Value, daily_micros: i64, n_days: i64) -> Value {
-    let totals =
-        past.as_object()
-            .into_iter()
-            .flatten()
-            .fold((0.0, 0.0, 0.0, 0.0), |acc, (_, v)| {
-                let g = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-                (
-                    acc.0 + g("spend"),
-                    acc.1 + g("impressions"),
-                    acc.2 + g("clicks"),
-                    acc.3 + g("conversions"),
-                )
-            });
-    let (spend, impressions, clicks, conversions) = totals;
-    let history = impressions > 0.0 && clicks > 0.0 && conversions > 0.0;
-    // Defaults: CTR 1%, conversion rate 2% of clicks, CPM 10 units.
-    let ctr = if history { clicks / impressions } else { 0.01 };
-    let cvr = if history { conversions / clicks } else { 0.02 };
-    let cpm = if history {
-        spend / impressions * 1000.0
-    } else {
-        10.0
-    };
-    let total = daily_micros as f64 * n_days as f64 / 1e6;
-    let expected_impressions = total / cpm * 1000.0;
-    let expected_conversions = expected_impressions * ctr * cvr;
-    let basis = if history {
-        "past results"
-    } else {
-        "defaults (no history)"
-    };
-    json!([
-        {"name": "ctr", "target": (ctr * 1e4).round() / 1e4, "basis": basis},
-        {"name": "conversion_rate", "target": (cvr * 1e4).round() / 1e4, "basis": basis},
-        {"name": "cpa", "target": if expected_conversions > 0.0 { (total / expected_conversions * 100.0).round() / 100.0 } else { 0.0 }, "basis": basis},
-        {"name": "conversions", "target": expected_conversions.round(), "basis": basis},
-        {"name": "objective", "target": brief.objective, "basis": "brief"},
-    ])
-}
-
-fn assemble(
-    brief: &PlanBrief,
-    words: &Value,
-    state: &ToolState,
-    start: Date,
-    end: Date,
-    daily_micros: i64,
-) -> Result<Value, PlanError> {
-    let split = state
-        .split
-        .as_ref()
-        .ok_or_else(|| PlanError::Invalid("channels: no budget split".into()))?;
-    let n_days = days(start, end);
-    let learning = n_days.min(3);
-    let audiences = words["audiences"].as_array().cloned().unwrap_or_default();
-    let channels: Vec<Value> = split
-        .iter()
-        .enumerate()
-        .map(|(i, (platform, micros, weight))| {
-            let audience = audiences.get(i).cloned().unwrap_or_else(|| json!({}));
-            json!({
-                "platform": platform,
-                "daily_budget_micros": micros,
-                "share": (*micros as f64 / daily_micros as f64 * 1e4).round() / 1e4,
-                "weight": weight,
-                "audience": {
-                    "name": audience["name"], "description": audience["description"],
-                    "countries": brief.countries, "age_min": brief.age_min, "age_max": brief.age_max
-                }
-            })
-        })
-        .collect();
-    let concepts: Vec<Value> = words["concepts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, c)| {
-            let copy = state
-                .copy
-                .as_ref()
-                .and_then(|all| all.get(i))
-                .map(|v| v["copy"].clone())
-                .unwrap_or(Value::Null);
-            json!({"name": c["name"], "angle": c["angle"], "copy": copy})
-        })
-        .collect();
-    let past = state.past.clone().unwrap_or_else(|| json!({}));
-    Ok(json!({
-        "name": words["campaign_name"],
-        "objective": brief.objective,
-        "currency": brief.currency,
-        "total_budget_micros": daily_micros * n_days,
-        "daily_budget_micros": daily_micros,
-        "schedule": {
-            "start_date": brief.start_date, "end_date": brief.end_date, "days": n_days,
-            "phases": [
-                {"name": "learning", "days": learning, "rule": "even split inside each ad set; no optimizer actions"},
-                {"name": "optimise", "days": n_days - learning, "rule": "the optimizer proposes actions daily"}
-            ]
-        },
-        "channels": channels,
-        "concepts": concepts,
-        "kpis": kpis(brief, &past, daily_micros, n_days),
-        "landing_url": brief.landing_url,
-        "previews": state.previews,
-    }))
-}
-
-/// The rules a plan must keep before anything is created from it.
-pub fn validate(plan: &Value, brief: &PlanBrief) -> Result<(), PlanError> {
-    let bad = |m: String| Err(PlanError::Invalid(m));
-    let daily = plan["daily_budget_micros"].as_i64().unwrap_or(-1);
-    let channels = plan["channels"].as_array().cloned().unwrap_or_default();
-    let sum: i64 = channels
-        .iter()
-        .map(|c| c["daily_budget_micros"].as_i64().unwrap_or(0))
-        .sum();
-    if daily <= 0 || sum != daily {
-        return bad(format!(
-            "channels: daily budgets sum to {sum} micros, the plan's daily budget is {daily}"
-        ));
-    }
-    for (i, c) in channels.iter().enumerate() {
-        let platform = c["platform"].as_str().unwrap_or_default();
-        let min = min_daily_units(platform) * 1_000_000;
-        if c["daily_budget_micros"].as_i64().unwrap_or(0) < min {
-            return bad(format!(
-                "channels[{i}].daily_budget_micros: under {platform}'s minimum of {min}"
-            ));
-        }
-    }
-    if plan["schedule"]["end_date"].as_str() < plan["schedule"]["start_date"].as_str() {
-        return bad("schedule: end_date is before start_date".into());
-    }
-    for (i, concept) in plan["concepts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        for platform in &brief.platforms {
-            let limits = CopyLimits::of(copy_platform(platform));
-            let copy = &concept["copy"][platform];
-            for field in &limits.fields {
-                let chars = copy[field.field].as_str().map_or(0, |s| s.chars().count());
-                if chars > field.max_chars {
-                    return bad(format!(
-                        "concepts[{i}].copy.{platform}.{}: {chars} characters, the limit is {}",
-                        field.field, field.max_chars
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

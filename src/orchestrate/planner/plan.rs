@@ -1,0 +1,285 @@
+//! The campaign plan the planner returns: its typed shape (what `campaign.plan` stores as
+//! JSON beside the draft campaign), assembled from the model's checked words and the numbers the
+//! planner computes (budget split, schedule, KPI targets), and the rules it must keep before
+//! anything is created from it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::Date;
+
+use super::tools::ToolState;
+use super::{PlanBrief, PlanError, copy_platform, days, min_daily_units};
+use crate::orchestrate::copy::CopyLimits;
+
+/// A campaign plan: what `campaign.plan` stores (as JSON, in this shape) beside the draft
+/// campaign and its ad sets. Names and copy are the model's checked words; every number and date
+/// is computed by the planner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignPlan {
+    pub name: String,
+    pub objective: String,
+    pub currency: String,
+    pub total_budget_micros: i64,
+    pub daily_budget_micros: i64,
+    pub schedule: PlanSchedule,
+    /// One ad set per platform, with its share of the daily budget.
+    pub channels: Vec<PlanChannel>,
+    pub concepts: Vec<PlanConcept>,
+    pub kpis: Vec<Kpi>,
+    pub landing_url: String,
+    /// The preview jobs the planner's render tools submitted.
+    pub previews: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSchedule {
+    pub start_date: String,
+    pub end_date: String,
+    /// Whole days, both ends included.
+    pub days: i64,
+    pub phases: Vec<PlanPhase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanPhase {
+    pub name: String,
+    pub days: i64,
+    pub rule: String,
+}
+
+/// One platform's ad set in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanChannel {
+    pub platform: String,
+    pub daily_budget_micros: i64,
+    /// Of the plan's daily budget, rounded to 4 places.
+    pub share: f64,
+    /// The split's weight for this platform (from past results, or even).
+    pub weight: f64,
+    pub audience: PlanAudience,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanAudience {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub countries: Vec<String>,
+    pub age_min: Option<u8>,
+    pub age_max: Option<u8>,
+}
+
+/// A creative concept: its name, angle and copy per platform (`null` when no copy was made).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanConcept {
+    pub name: Option<String>,
+    pub angle: Option<String>,
+    pub copy: Value,
+}
+
+/// A KPI target and where it comes from (`past results`, `defaults (no history)`, `brief`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kpi {
+    pub name: String,
+    pub target: KpiTarget,
+    pub basis: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KpiTarget {
+    Number(f64),
+    Text(String),
+}
+
+/// KPI targets from past results (or stated defaults per objective) and the plan's budget.
+fn kpis(brief: &PlanBrief, past: &Value, daily_micros: i64, n_days: i64) -> Vec<Kpi> {
+    let totals =
+        past.as_object()
+            .into_iter()
+            .flatten()
+            .fold((0.0, 0.0, 0.0, 0.0), |acc, (_, v)| {
+                let g = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                (
+                    acc.0 + g("spend"),
+                    acc.1 + g("impressions"),
+                    acc.2 + g("clicks"),
+                    acc.3 + g("conversions"),
+                )
+            });
+    let (spend, impressions, clicks, conversions) = totals;
+    let history = impressions > 0.0 && clicks > 0.0 && conversions > 0.0;
+    // Defaults: CTR 1%, conversion rate 2% of clicks, CPM 10 units.
+    let ctr = if history { clicks / impressions } else { 0.01 };
+    let cvr = if history { conversions / clicks } else { 0.02 };
+    let cpm = if history {
+        spend / impressions * 1000.0
+    } else {
+        10.0
+    };
+    let total = daily_micros as f64 * n_days as f64 / 1e6;
+    let expected_impressions = total / cpm * 1000.0;
+    let expected_conversions = expected_impressions * ctr * cvr;
+    let basis = if history {
+        "past results"
+    } else {
+        "defaults (no history)"
+    };
+    let cpa = if expected_conversions > 0.0 {
+        (total / expected_conversions * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
+    let kpi = |name: &str, target: KpiTarget, basis: &str| Kpi {
+        name: name.into(),
+        target,
+        basis: basis.into(),
+    };
+    vec![
+        kpi("ctr", KpiTarget::Number((ctr * 1e4).round() / 1e4), basis),
+        kpi(
+            "conversion_rate",
+            KpiTarget::Number((cvr * 1e4).round() / 1e4),
+            basis,
+        ),
+        kpi("cpa", KpiTarget::Number(cpa), basis),
+        kpi(
+            "conversions",
+            KpiTarget::Number(expected_conversions.round()),
+            basis,
+        ),
+        kpi(
+            "objective",
+            KpiTarget::Text(brief.objective.clone()),
+            "brief",
+        ),
+    ]
+}
+
+pub(super) fn assemble(
+    brief: &PlanBrief,
+    words: &Value,
+    state: &ToolState,
+    start: Date,
+    end: Date,
+    daily_micros: i64,
+) -> Result<CampaignPlan, PlanError> {
+    let split = state
+        .split
+        .as_ref()
+        .ok_or_else(|| PlanError::Invalid("channels: no budget split".into()))?;
+    let n_days = days(start, end);
+    let learning = n_days.min(3);
+    let audiences = words["audiences"].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let channels = split
+        .iter()
+        .enumerate()
+        .map(|(i, (platform, micros, weight))| {
+            let audience = audiences.get(i).cloned().unwrap_or_else(|| json!({}));
+            PlanChannel {
+                platform: platform.clone(),
+                daily_budget_micros: *micros,
+                share: (*micros as f64 / daily_micros as f64 * 1e4).round() / 1e4,
+                weight: *weight,
+                audience: PlanAudience {
+                    name: text(&audience["name"]),
+                    description: text(&audience["description"]),
+                    countries: brief.countries.clone(),
+                    age_min: brief.age_min,
+                    age_max: brief.age_max,
+                },
+            }
+        })
+        .collect();
+    let concepts = words["concepts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| PlanConcept {
+            name: text(&c["name"]),
+            angle: text(&c["angle"]),
+            copy: state
+                .copy
+                .as_ref()
+                .and_then(|all| all.get(i))
+                .map(|v| v["copy"].clone())
+                .unwrap_or(Value::Null),
+        })
+        .collect();
+    let past = state.past.clone().unwrap_or_else(|| json!({}));
+    let phase = |name: &str, days: i64, rule: &str| PlanPhase {
+        name: name.into(),
+        days,
+        rule: rule.into(),
+    };
+    Ok(CampaignPlan {
+        name: text(&words["campaign_name"]).unwrap_or_default(),
+        objective: brief.objective.clone(),
+        currency: brief.currency.clone(),
+        total_budget_micros: daily_micros * n_days,
+        daily_budget_micros: daily_micros,
+        schedule: PlanSchedule {
+            start_date: brief.start_date.clone(),
+            end_date: brief.end_date.clone(),
+            days: n_days,
+            phases: vec![
+                phase(
+                    "learning",
+                    learning,
+                    "even split inside each ad set; no optimizer actions",
+                ),
+                phase(
+                    "optimise",
+                    n_days - learning,
+                    "the optimizer proposes actions daily",
+                ),
+            ],
+        },
+        channels,
+        concepts,
+        kpis: kpis(brief, &past, daily_micros, n_days),
+        landing_url: brief.landing_url.clone(),
+        previews: state.previews.clone(),
+    })
+}
+
+/// The rules a plan must keep before anything is created from it.
+pub fn validate(plan: &CampaignPlan, brief: &PlanBrief) -> Result<(), PlanError> {
+    let bad = |m: String| Err(PlanError::Invalid(m));
+    let daily = plan.daily_budget_micros;
+    let sum: i64 = plan.channels.iter().map(|c| c.daily_budget_micros).sum();
+    if daily <= 0 || sum != daily {
+        return bad(format!(
+            "channels: daily budgets sum to {sum} micros, the plan's daily budget is {daily}"
+        ));
+    }
+    for (i, c) in plan.channels.iter().enumerate() {
+        let min = min_daily_units(&c.platform) * 1_000_000;
+        if c.daily_budget_micros < min {
+            return bad(format!(
+                "channels[{i}].daily_budget_micros: under {}'s minimum of {min}",
+                c.platform
+            ));
+        }
+    }
+    if plan.schedule.end_date < plan.schedule.start_date {
+        return bad("schedule: end_date is before start_date".into());
+    }
+    for (i, concept) in plan.concepts.iter().enumerate() {
+        for platform in &brief.platforms {
+            let limits = CopyLimits::of(copy_platform(platform));
+            let copy = &concept.copy[platform];
+            for field in &limits.fields {
+                let chars = copy[field.field].as_str().map_or(0, |s| s.chars().count());
+                if chars > field.max_chars {
+                    return bad(format!(
+                        "concepts[{i}].copy.{platform}.{}: {chars} characters, the limit is {}",
+                        field.field, field.max_chars
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
