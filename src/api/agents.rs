@@ -118,7 +118,7 @@ impl PlanRequest {
         let minimum: i64 = self
             .platforms
             .iter()
-            .map(|p| planner::min_daily_units(p) * 1_000_000)
+            .map(|p| planner::min_daily_units(platform_of(p)) * 1_000_000)
             .sum();
         if daily < minimum {
             return Err(ApiError::bad_request(format!(
@@ -127,7 +127,7 @@ impl PlanRequest {
                 minimum as f64 / 1e6,
                 self.platforms
                     .iter()
-                    .map(|p| format!("{p} {}", planner::min_daily_units(p)))
+                    .map(|p| format!("{p} {}", planner::min_daily_units(platform_of(p))))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -165,7 +165,7 @@ impl PlanRequest {
             total_budget_micros: total.0,
             start_date: self.start_date,
             end_date: self.end_date,
-            platforms: self.platforms,
+            platforms: self.platforms.iter().map(|p| platform_of(p)).collect(),
             countries,
             age_min: self.age_min,
             age_max: self.age_max,
@@ -453,4 +453,9 @@ pub async fn policy(
     Ok(Json(
         json!({"campaign_id": id, "auto_apply": body.auto_apply}),
     ))
+}
+
+/// A platform name the request already checked against `PLATFORMS`.
+fn platform_of(name: &str) -> crate::orchestrate::Platform {
+    crate::orchestrate::Platform::from_name(name).unwrap_or(crate::orchestrate::Platform::Sandbox)
 }

@@ -32,7 +32,7 @@ pub const OBJECTIVES: &[&str] = &[
     "sales",
 ];
 pub const STATUSES: &[&str] = &["draft", "active", "paused", "archived"];
-pub const PLATFORMS: &[&str] = &["meta", "google", "tiktok", "sandbox"];
+pub const PLATFORMS: &[&str] = &crate::orchestrate::Platform::NAMES;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::auth::PlatformCredentials;
+use crate::orchestrate::Platform;
 use crate::orchestrate::platforms::money::Currency;
 use crate::secret::Secret;
 use crate::store::{ConnectionRow, now_ms};
 
-pub const CONNECTION_PLATFORMS: &[&str] = &["meta", "google", "tiktok"];
+pub const CONNECTION_PLATFORMS: &[&str] = &crate::orchestrate::Platform::CONNECTABLE_NAMES;
 /// Longest id field (account, page, identity, customer), in characters.
 pub const MAX_ID_CHARS: usize = 64;
 /// Longest token or secret, in bytes.
@@ -104,11 +105,10 @@ pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
 }
 
-fn platform(name: &str) -> Result<&'static str, ApiError> {
-    CONNECTION_PLATFORMS
-        .iter()
-        .find(|p| **p == name)
-        .copied()
+fn platform(name: &str) -> Result<Platform, ApiError> {
+    Platform::CONNECTABLE
+        .into_iter()
+        .find(|p| p.name() == name)
         .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "platform: `{name}` is not one of {}",
@@ -177,7 +177,7 @@ fn digits(field: &str, value: &str) -> Result<String, ApiError> {
 
 /// The checked fields of a connection, and its secrets.
 fn check(
-    platform: &'static str,
+    platform: Platform,
     req: &NewConnection,
 ) -> Result<(ConnectionFields, PlatformCredentials), ApiError> {
     let account_id = id_field("account_id", &req.account_id)?;
@@ -189,20 +189,23 @@ fn check(
             "time_zone: `{time_zone}` is not an IANA time zone name (like Europe/Berlin)"
         )));
     }
-    only_for("app_secret", "meta", platform, req.app_secret.is_some())?;
-    only_for("page_id", "meta", platform, req.page_id.is_some())?;
-    only_for("identity_id", "tiktok", platform, req.identity_id.is_some())?;
-    only_for("customer_id", "google", platform, req.customer_id.is_some())?;
+    let name = platform.name();
+    let meta = Platform::Meta.name();
+    let (tiktok, google) = (Platform::Tiktok.name(), Platform::Google.name());
+    only_for("app_secret", meta, name, req.app_secret.is_some())?;
+    only_for("page_id", meta, name, req.page_id.is_some())?;
+    only_for("identity_id", tiktok, name, req.identity_id.is_some())?;
+    only_for("customer_id", google, name, req.customer_id.is_some())?;
     only_for(
         "developer_token",
-        "google",
-        platform,
+        google,
+        name,
         req.developer_token.is_some(),
     )?;
     only_for(
         "login_customer_id",
-        "google",
-        platform,
+        google,
+        name,
         req.login_customer_id.is_some(),
     )?;
     if let Some(at) = req.token_expires_at
@@ -236,10 +239,12 @@ fn check(
         developer_token: None,
     };
     match platform {
-        "meta" => fields.page_id = Some(required("page_id", platform, &req.page_id)?),
-        "tiktok" => fields.identity_id = Some(required("identity_id", platform, &req.identity_id)?),
-        _ => {
-            let customer = required("customer_id", platform, &req.customer_id)?;
+        Platform::Meta => fields.page_id = Some(required("page_id", name, &req.page_id)?),
+        Platform::Tiktok => {
+            fields.identity_id = Some(required("identity_id", name, &req.identity_id)?)
+        }
+        Platform::Google | Platform::Sandbox => {
+            let customer = required("customer_id", name, &req.customer_id)?;
             fields.customer_id = Some(digits("customer_id", &customer)?);
             fields.login_customer_id = req
                 .login_customer_id
@@ -285,11 +290,12 @@ pub async fn connect(
     let platform = platform(&platform_name)?;
     let (fields, credentials) = check(platform, &req)?;
     let owner_id = principal.owner_id;
-    let (secret_ciphertext, secret_key_id) =
-        state
-            .auth
-            .secrets
-            .seal_credentials(&owner_id, platform, &fields.account_id, &credentials);
+    let (secret_ciphertext, secret_key_id) = state.auth.secrets.seal_credentials(
+        &owner_id,
+        platform.name(),
+        &fields.account_id,
+        &credentials,
+    );
     let now = now_ms();
     let row = ConnectionRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -314,7 +320,7 @@ pub async fn connect(
     }
     let existing = state
         .store
-        .connection_by_account(&row.owner_id, platform, &row.account_id)
+        .connection_by_account(&row.owner_id, platform.name(), &row.account_id)
         .await?
         .ok_or_else(|| ApiError::Conflict {
             code: "connection_changed",
@@ -351,7 +357,7 @@ pub async fn list(
     let platform = platform(&platform_name)?;
     let rows = state
         .store
-        .list_connections(&principal.owner_id, platform)
+        .list_connections(&principal.owner_id, platform.name())
         .await?;
     Ok(Json(ConnectionList {
         connections: rows.into_iter().map(ConnectionView::from).collect(),
@@ -372,7 +378,7 @@ pub async fn remove(
     let platform = platform(&platform_name)?;
     if state
         .store
-        .delete_connection(&principal.owner_id, platform, &id)
+        .delete_connection(&principal.owner_id, platform.name(), &id)
         .await?
     {
         return Ok(StatusCode::NO_CONTENT);

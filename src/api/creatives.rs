@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::campaigns::{PLATFORMS, if_match, one_of};
 use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState, paging};
+use crate::orchestrate::Platform;
 use crate::orchestrate::copy::{CopyLimits, CopyVariant};
-use crate::orchestrate::planner::copy_platform;
 use crate::store::campaigns::Versioned;
 use crate::store::creatives::{CreativeFilter, CreativeRow};
 use crate::store::now_ms;
@@ -125,7 +125,7 @@ fn with_etag(status: StatusCode, row: CreativeRow) -> Response {
 
 /// The copy fits the platform's character limits (each field named in the error).
 pub fn check_copy(platform: &str, copy: &CopyVariant) -> Result<(), ApiError> {
-    let limits = CopyLimits::of(copy_platform(platform));
+    let limits = CopyLimits::of(Platform::copy_platform_of(platform));
     for f in &limits.fields {
         let value = match f.field {
             "headline" => &copy.headline,

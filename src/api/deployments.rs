@@ -18,6 +18,7 @@ use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::auth::Principal;
 use crate::jobs::SubmitRequest;
+use crate::orchestrate::Platform;
 use crate::orchestrate::campaign::MAX_SYNC_DAYS;
 use crate::orchestrate::deploy::{DeployError, DeployInput};
 use crate::store::now_ms;
@@ -132,7 +133,7 @@ pub async fn create(
     DeployInput::load(&state.store, &candidate)
         .await
         .map_err(not_ready)?;
-    if body.platform != "sandbox"
+    if body.platform != Platform::Sandbox.name()
         && state
             .store
             .platform_connection(owner, &body.platform)
@@ -295,7 +296,7 @@ pub async fn sync(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let d = deployment(&state, &principal.owner_id, &id).await?;
     if let Some(days) = body.days {
-        if d.platform != "sandbox" {
+        if d.platform != Platform::Sandbox.name() {
             return Err(ApiError::bad_request(
                 "days: only a sandbox deployment simulates days",
             ));

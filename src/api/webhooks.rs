@@ -157,12 +157,12 @@ pub async fn tiktok_delivery(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeliveryReceipt>, ApiError> {
-    state.webhooks.keys().check_configured(Platform::TikTok)?;
+    state.webhooks.keys().check_configured(Platform::Tiktok)?;
     let signature = header_text(&headers, "tiktok-signature");
     let body = body_bytes(body)?;
     let now = crate::store::now_ms() / 1000;
     state.webhooks.keys().verify_tiktok(signature, &body, now)?;
-    deliver(&state, Platform::TikTok, "tiktok-signature", &body).await
+    deliver(&state, Platform::Tiktok, "tiktok-signature", &body).await
 }
 
 /// A Google Ads change, delivered Pub/Sub-push style (`{"message": {"data": base64 JSON}}`)

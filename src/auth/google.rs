@@ -66,7 +66,7 @@ pub async fn google_refresh(
     secrets: &SecretBox,
     row: &ConnectionRow,
 ) -> Result<ConnectionRow, RefreshError> {
-    if row.platform != "google" {
+    if row.platform != adforge_input::platform::Platform::Google.name() {
         return Err(RefreshError::NotGoogle(row.id.clone()));
     }
     let mut current = row.clone();

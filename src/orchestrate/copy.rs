@@ -38,9 +38,11 @@ impl CopyLimits {
             min_chars,
             max_chars,
         };
+        // The sandbox rehearses with Meta's limits.
+        let platform = platform.copy_platform();
         match platform {
             // Meta: primary text 125, headline 40, description 30 (recommended, before truncation).
-            Platform::Meta => Self {
+            Platform::Meta | Platform::Sandbox => Self {
                 platform,
                 fields: [
                     field("headline", 3, 40),

@@ -12,6 +12,7 @@
 //! Which client a deployment talks through (the sandbox, or a connected account's REST client)
 //! is [`super::platforms::clients`]' business.
 
+use crate::orchestrate::Platform;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
@@ -68,10 +69,10 @@ pub fn call_to_action(text: &str) -> CallToAction {
 
 /// What a creative must carry on a platform: the asset keys, in preference order.
 fn media_keys(platform: &str) -> (&'static [&'static str], &'static [&'static str]) {
-    match platform {
-        "tiktok" => (&["poster:tiktok_in_feed"], &["video:tiktok_in_feed"]),
-        "google" => (&["google_display_landscape", "google_display_square"], &[]),
-        _ => (
+    match Platform::copy_platform_of(platform) {
+        Platform::Tiktok => (&["poster:tiktok_in_feed"], &["video:tiktok_in_feed"]),
+        Platform::Google => (&["google_display_landscape", "google_display_square"], &[]),
+        Platform::Meta | Platform::Sandbox => (
             &["meta_feed_square", "meta_feed_portrait", "meta_link"],
             &[],
         ),

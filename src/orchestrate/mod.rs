@@ -17,23 +17,5 @@ pub mod planner;
 pub mod platforms;
 pub mod simulator;
 
-use serde::{Deserialize, Serialize};
-
-/// The ad platforms adforge writes for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Meta,
-    Google,
-    Tiktok,
-}
-
-impl Platform {
-    pub fn label(self) -> &'static str {
-        match self {
-            Platform::Meta => "Meta (Facebook and Instagram)",
-            Platform::Google => "Google responsive display",
-            Platform::Tiktok => "TikTok",
-        }
-    }
-}
+/// The ad platforms: one enum for the whole server (see [`adforge_input::platform`]).
+pub use adforge_input::platform::Platform;

@@ -22,10 +22,10 @@ use crate::events::EventBus;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::media::compositor::Rgb;
 use crate::media::formats::{self, Format, Medium};
+use crate::orchestrate::Platform;
 use crate::orchestrate::campaign::derived_id;
 use crate::orchestrate::copy::{CopyBrief, CopyVariant, copy_variants};
 use crate::orchestrate::llm::TextBackend;
-use crate::orchestrate::planner::copy_platform;
 use crate::store::creatives::CreativeRow;
 use crate::store::{Store, now_ms};
 
@@ -67,11 +67,8 @@ pub struct CreativeSetPayload {
 }
 
 /// The platform whose formats a campaign platform uses (the sandbox takes Meta's).
-fn format_platform(platform: &str) -> &str {
-    match platform {
-        "sandbox" => "meta",
-        other => other,
-    }
+fn format_platform(platform: &str) -> &'static str {
+    Platform::copy_platform_of(platform).name()
 }
 
 /// Image formats of a platform that a creative carries (logos excluded).
@@ -236,7 +233,7 @@ impl CreativeSet {
                     product: product.clone(),
                     audience: audience.clone(),
                     tone: payload.tone.clone().unwrap_or_else(|| "friendly".into()),
-                    platform: copy_platform(platform),
+                    platform: Platform::copy_platform_of(platform),
                     language: "English".into(),
                     n: wanted - mine.len(),
                     seed: payload.seed.unwrap_or(0).wrapping_add(100 * p as u64),
@@ -378,7 +375,7 @@ impl CreativeSet {
                         .to_string(),
                     audience: brief["audience"].as_str().unwrap_or_default().to_string(),
                     tone: payload.tone.clone().unwrap_or_else(|| "friendly".into()),
-                    platform: copy_platform(&row.platform),
+                    platform: Platform::copy_platform_of(&row.platform),
                     language: "English".into(),
                     n: 1,
                     seed,

@@ -673,7 +673,7 @@ mod tests {
     fn preview_payloads_are_valid_render_jobs() {
         let copy =
             json!({"headline": "Cold brew", "primary_text": "Smooth", "call_to_action": null});
-        for platform in ["meta", "google", "tiktok", "sandbox"] {
+        for platform in crate::orchestrate::Platform::ALL {
             let payload: super::super::creatives::RenderPayload =
                 serde_json::from_value(image_preview(platform, &copy)).unwrap();
             payload.check().unwrap();

@@ -134,7 +134,7 @@ pub fn webhook(data: &[u8]) {
     };
     let platform = match pick % 3 {
         0 => webhook::Platform::Meta,
-        1 => webhook::Platform::TikTok,
+        1 => webhook::Platform::Tiktok,
         _ => webhook::Platform::Google,
     };
     let split = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());

@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod gguf;
 pub mod image;
 pub mod jobs_file;
+pub mod platform;
 pub mod safetensors;
 pub mod video_spec;
 pub mod webhook;

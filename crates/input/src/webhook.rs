@@ -69,36 +69,21 @@ pub struct Secrets<'a> {
     pub google_webhook_token: Option<&'a str>,
 }
 
-/// A platform that delivers webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Meta,
-    TikTok,
-    Google,
-}
+pub use crate::platform::Platform;
 
-impl Platform {
-    /// The name used in routes, `deployment_objects.platform` and event kinds.
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::Meta => "meta",
-            Platform::TikTok => "tiktok",
-            Platform::Google => "google",
-        }
-    }
-
-    fn secret_env(self) -> &'static str {
-        match self {
-            Platform::Meta => "ADFORGE_META_APP_SECRET",
-            Platform::TikTok => "ADFORGE_TIKTOK_WEBHOOK_SECRET",
-            Platform::Google => "ADFORGE_GOOGLE_WEBHOOK_TOKEN",
-        }
+/// The variable that configures a platform's webhook secret (the sandbox has none).
+fn secret_env(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Meta => "ADFORGE_META_APP_SECRET",
+        Platform::Tiktok => "ADFORGE_TIKTOK_WEBHOOK_SECRET",
+        Platform::Google => "ADFORGE_GOOGLE_WEBHOOK_TOKEN",
+        Platform::Sandbox => "nothing: the sandbox sends no webhooks",
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WebhookError {
-    #[error("webhooks for {} are not configured: set {}", .0.name(), .0.secret_env())]
+    #[error("webhooks for {} are not configured: set {}", .0.name(), secret_env(*.0))]
     NotConfigured(Platform),
     #[error("missing {0} header: deliveries must be signed")]
     MissingHeader(&'static str),
@@ -139,8 +124,9 @@ impl<'s> Secrets<'s> {
     fn secret(&self, platform: Platform) -> Result<&'s str, WebhookError> {
         match platform {
             Platform::Meta => self.meta_app_secret,
-            Platform::TikTok => self.tiktok_webhook_secret,
+            Platform::Tiktok => self.tiktok_webhook_secret,
             Platform::Google => self.google_webhook_token,
+            Platform::Sandbox => None,
         }
         .ok_or(WebhookError::NotConfigured(platform))
     }
@@ -196,7 +182,7 @@ impl<'s> Secrets<'s> {
         now: i64,
     ) -> Result<(), WebhookError> {
         const HEADER: &str = "TikTok-Signature";
-        let secret = self.secret(Platform::TikTok)?;
+        let secret = self.secret(Platform::Tiktok)?;
         let header = header.ok_or(WebhookError::MissingHeader(HEADER))?;
         let malformed = WebhookError::MalformedHeader {
             header: HEADER,
@@ -280,8 +266,13 @@ pub fn changes(platform: Platform, body: &[u8]) -> Result<Vec<Change>, WebhookEr
         .map_err(|e| WebhookError::BadBody(format!("not valid JSON: {e}")))?;
     let changes = match platform {
         Platform::Meta => meta_changes(json)?,
-        Platform::TikTok => vec![change_of(json)],
+        Platform::Tiktok => vec![change_of(json)],
         Platform::Google => vec![google_change(json)?],
+        Platform::Sandbox => {
+            return Err(WebhookError::BadBody(
+                "the sandbox sends no webhooks".into(),
+            ));
+        }
     };
     let count = changes
         .iter()
@@ -465,10 +456,10 @@ mod tests {
         );
         assert_eq!(
             none.verify_tiktok(Some(&tiktok_signature("", 10, body)), body, 10),
-            Err(WebhookError::NotConfigured(Platform::TikTok))
+            Err(WebhookError::NotConfigured(Platform::Tiktok))
         );
         assert_eq!(
-            WebhookError::NotConfigured(Platform::TikTok).to_string(),
+            WebhookError::NotConfigured(Platform::Tiktok).to_string(),
             "webhooks for tiktok are not configured: set ADFORGE_TIKTOK_WEBHOOK_SECRET"
         );
     }
@@ -574,7 +565,7 @@ mod tests {
             .collect();
         let body = serde_json::json!({"ads": ads});
         assert_eq!(
-            changes(Platform::TikTok, body.to_string().as_bytes()),
+            changes(Platform::Tiktok, body.to_string().as_bytes()),
             Err(WebhookError::TooManyObjects {
                 count: MAX_OBJECT_IDS + 1
             })

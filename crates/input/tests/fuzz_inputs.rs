@@ -78,7 +78,7 @@ fn the_seeds_are_accepted() {
 
     for (name, platform, ids) in [
         ("meta", webhook::Platform::Meta, 3),
-        ("tiktok", webhook::Platform::TikTok, 2),
+        ("tiktok", webhook::Platform::Tiktok, 2),
         ("google", webhook::Platform::Google, 3),
     ] {
         let bytes = seed("webhook", name);

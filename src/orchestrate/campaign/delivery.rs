@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::orchestrate::Platform;
 use crate::orchestrate::deploy::{DeployError, DeployInput, deploy, sync_metrics};
 use crate::orchestrate::platforms::{DateRange, parse_iso_date};
 use crate::store::now_ms;
@@ -170,7 +171,7 @@ impl JobHandler for SyncJob {
             .map_err(fatal)?
             .ok_or_else(|| fatal("campaign: it no longer exists"))?;
         let since = parse_iso_date(&campaign.start_date).map_err(fatal)?;
-        let until = if d.platform == "sandbox" {
+        let until = if d.platform == Platform::Sandbox.name() {
             let sandbox = orch.platforms.existing_sandbox(&d.id).ok_or_else(|| {
                 fatal("the sandbox of this deployment is gone (the server restarted): redeploy")
             })?;

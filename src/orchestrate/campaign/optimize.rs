@@ -83,7 +83,9 @@ pub async fn optimize(
         .await?
         .into_iter()
         .map(|a| AdSetBudget {
-            min_daily_micros: planner::min_daily_units(&a.platform) * 1_000_000,
+            min_daily_micros: planner::min_daily_units(
+                crate::orchestrate::Platform::copy_platform_of(&a.platform),
+            ) * 1_000_000,
             ad_set_id: a.id,
             platform: a.platform,
             daily_budget_micros: a.daily_budget_micros,

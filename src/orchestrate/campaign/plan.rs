@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::jobs::{JobContext, JobError, JobHandler, Lane, SubmitRequest};
+use crate::orchestrate::Platform;
 use crate::orchestrate::planner::{self, PlanBrief, PlannerTools};
 use crate::store::campaigns::CampaignRow;
 use crate::store::orchestration::{AdSetRow, AgentRunRow, MetricFilter};
@@ -32,12 +33,12 @@ impl PlannerTools for OwnerTools<'_> {
         past_results(&self.orch.store, &self.owner).await
     }
 
-    async fn render_images(&self, platform: &str, copy: &Value) -> Result<Value, String> {
+    async fn render_images(&self, platform: Platform, copy: &Value) -> Result<Value, String> {
         self.preview("creative.render", image_preview(platform, copy))
             .await
     }
 
-    async fn render_video(&self, _platform: &str, copy: &Value) -> Result<Value, String> {
+    async fn render_video(&self, _platform: Platform, copy: &Value) -> Result<Value, String> {
         self.preview("video.render", video_preview(copy)).await
     }
 }
@@ -58,11 +59,11 @@ fn preview_brand() -> Value {
 }
 
 /// A `creative.render` payload: one image of the platform's main format.
-pub fn image_preview(platform: &str, copy: &Value) -> Value {
+pub fn image_preview(platform: Platform, copy: &Value) -> Value {
     let format = match platform {
-        "google" => "google_display_square",
-        "tiktok" => "tiktok_in_feed",
-        _ => "meta_feed_square",
+        Platform::Google => "google_display_square",
+        Platform::Tiktok => "tiktok_in_feed",
+        Platform::Meta | Platform::Sandbox => "meta_feed_square",
     };
     json!({"copy": preview_copy(copy), "brand": preview_brand(), "formats": [format],
         "output": "jpeg"})
@@ -214,7 +215,11 @@ impl JobHandler for PlanJob {
             daily_budget_micros: plan.daily_budget_micros,
             start_date: brief.start_date.clone(),
             end_date: Some(brief.end_date.clone()),
-            platforms: brief.platforms.clone(),
+            platforms: brief
+                .platforms
+                .iter()
+                .map(|p| p.name().to_string())
+                .collect(),
             brief: Some(json!({"product": brief.product, "audience": brief.audience,
                 "landing_url": brief.landing_url, "countries": brief.countries})),
             version: 1,
@@ -229,7 +234,7 @@ impl JobHandler for PlanJob {
                 id: derived_id(&ctx.job.id, &format!("ad-set-{i}")),
                 owner_id: owner.clone(),
                 campaign_id: campaign_id.clone(),
-                platform: c.platform.clone(),
+                platform: c.platform.name().to_string(),
                 name: c
                     .audience
                     .name

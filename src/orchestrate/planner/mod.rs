@@ -52,7 +52,7 @@ pub struct PlanBrief {
     pub total_budget_micros: i64,
     pub start_date: String,
     pub end_date: String,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     pub countries: Vec<String>,
     pub age_min: Option<u8>,
     pub age_max: Option<u8>,
@@ -63,20 +63,20 @@ pub struct PlanBrief {
 /// A platform's smallest daily budget adforge plans, in units of the campaign's currency
 /// (adforge's conservative table: Meta and Google take about one unit a day per ad set, TikTok
 /// asks 20 a day for an ad group; applied as-is to every currency).
-pub fn min_daily_units(platform: &str) -> i64 {
+pub fn min_daily_units(platform: Platform) -> i64 {
     match platform {
-        "tiktok" => 20,
+        Platform::Tiktok => 20,
         _ => 1,
     }
 }
 
-/// The copy limits of a campaign platform (the sandbox behaves like Meta).
-pub fn copy_platform(platform: &str) -> Platform {
-    match platform {
-        "google" => Platform::Google,
-        "tiktok" => Platform::Tiktok,
-        _ => Platform::Meta,
-    }
+/// Platform names joined with commas, for prompts.
+fn platform_names(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whole days from start to end, both included.
@@ -102,8 +102,8 @@ pub trait PlannerTools: Send + Sync {
     /// campaigns.
     async fn read_past_results(&self) -> Result<Value, String>;
     /// Submits preview renders of a concept's copy; returns what was submitted.
-    async fn render_images(&self, platform: &str, copy: &Value) -> Result<Value, String>;
-    async fn render_video(&self, platform: &str, copy: &Value) -> Result<Value, String>;
+    async fn render_images(&self, platform: Platform, copy: &Value) -> Result<Value, String>;
+    async fn render_video(&self, platform: Platform, copy: &Value) -> Result<Value, String>;
 }
 
 /// One recorded tool call.
@@ -138,7 +138,7 @@ fn brief_text(brief: &PlanBrief) -> String {
         brief.product,
         brief.audience,
         brief.objective,
-        brief.platforms.join(", "),
+        platform_names(&brief.platforms),
         brief.countries.join(", "),
         brief.start_date,
         brief.end_date
@@ -257,14 +257,14 @@ fn make_distinct(words: &mut Value) {
 /// weights without history), every platform at least its minimum, rounded to whole minor units
 /// of 0.01 with the remainder given by largest fraction, so the parts sum exactly.
 pub fn budget_split(
-    platforms: &[String],
+    platforms: &[Platform],
     daily_micros: i64,
     past: &Value,
-) -> Result<Vec<(String, i64, f64)>, String> {
+) -> Result<Vec<(Platform, i64, f64)>, String> {
     const UNIT: i64 = 10_000; // one cent in micros
     let minimums: Vec<i64> = platforms
         .iter()
-        .map(|p| min_daily_units(p) * 1_000_000)
+        .map(|p| min_daily_units(*p) * 1_000_000)
         .collect();
     let floor_total: i64 = minimums.iter().sum();
     if daily_micros < floor_total {
@@ -274,12 +274,16 @@ pub fn budget_split(
             floor_total as f64 / 1e6,
             platforms
                 .iter()
-                .map(|p| format!("{p} {}", min_daily_units(p)))
+                .map(|p| format!("{p} {}", min_daily_units(*p)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
     }
-    let stat = |p: &str, k: &str| past.get(p).and_then(|v| v.get(k)).and_then(Value::as_f64);
+    let stat = |p: &Platform, k: &str| {
+        past.get(p.name())
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_f64)
+    };
     let (pooled_conv, pooled_spend) = platforms.iter().fold((0.0, 0.0), |(c, s), p| {
         (
             c + stat(p, "conversions").unwrap_or(0.0),
@@ -324,7 +328,7 @@ pub fn budget_split(
         .enumerate()
         .map(|(i, p)| {
             let micros = minimums[i] + cents[i] * UNIT + if i == 0 { remainder } else { 0 };
-            (p.clone(), micros, weights[i] / sum_w)
+            (*p, micros, weights[i] / sum_w)
         })
         .collect())
 }
@@ -357,7 +361,7 @@ pub async fn plan(
             "{}\nName the campaign, give {CONCEPTS} creative concepts (a name and the angle of \
              each) and one audience per platform ({}).",
             brief_text(brief),
-            brief.platforms.join(", ")
+            platform_names(&brief.platforms)
         )),
     ];
     let mut words = Value::Null;
@@ -543,11 +547,7 @@ mod tests {
 
     #[test]
     fn splits_sum_exactly_and_keep_minimums() {
-        let platforms = vec![
-            "meta".to_string(),
-            "tiktok".to_string(),
-            "google".to_string(),
-        ];
+        let platforms = vec![Platform::Meta, Platform::Tiktok, Platform::Google];
         let past = json!({"meta": {"spend": 1000.0, "conversions": 50.0},
                           "tiktok": {"spend": 1000.0, "conversions": 10.0}});
         let split = budget_split(&platforms, 100_333_333, &past).unwrap();
@@ -555,7 +555,8 @@ mod tests {
         assert!(split[1].1 >= 20_000_000);
         assert!(split[0].1 > split[2].1 && split[2].1 > 20_000_000 - 1);
         assert!(budget_split(&platforms, 21_000_000, &past).is_err());
-        let even = budget_split(&["meta".into(), "google".into()], 50_000_000, &json!({})).unwrap();
+        let even =
+            budget_split(&[Platform::Meta, Platform::Google], 50_000_000, &json!({})).unwrap();
         assert_eq!((even[0].1, even[1].1), (25_000_000, 25_000_000));
     }
 }

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use time::Date;
 
 use super::tools::ToolState;
-use super::{PlanBrief, PlanError, copy_platform, days, min_daily_units};
+use super::{PlanBrief, PlanError, days, min_daily_units};
+use crate::orchestrate::Platform;
 use crate::orchestrate::copy::CopyLimits;
 
 /// A campaign plan: what `campaign.plan` stores (as JSON, in this shape) beside the draft
@@ -50,7 +51,7 @@ pub struct PlanPhase {
 /// One platform's ad set in the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanChannel {
-    pub platform: String,
+    pub platform: Platform,
     pub daily_budget_micros: i64,
     /// Of the plan's daily budget, rounded to 4 places.
     pub share: f64,
@@ -177,7 +178,7 @@ pub(super) fn assemble(
         .map(|(i, (platform, micros, weight))| {
             let audience = audiences.get(i).cloned().unwrap_or_else(|| json!({}));
             PlanChannel {
-                platform: platform.clone(),
+                platform: *platform,
                 daily_budget_micros: *micros,
                 share: (*micros as f64 / daily_micros as f64 * 1e4).round() / 1e4,
                 weight: *weight,
@@ -255,7 +256,7 @@ pub fn validate(plan: &CampaignPlan, brief: &PlanBrief) -> Result<(), PlanError>
         ));
     }
     for (i, c) in plan.channels.iter().enumerate() {
-        let min = min_daily_units(&c.platform) * 1_000_000;
+        let min = min_daily_units(c.platform) * 1_000_000;
         if c.daily_budget_micros < min {
             return bad(format!(
                 "channels[{i}].daily_budget_micros: under {}'s minimum of {min}",
@@ -268,8 +269,8 @@ pub fn validate(plan: &CampaignPlan, brief: &PlanBrief) -> Result<(), PlanError>
     }
     for (i, concept) in plan.concepts.iter().enumerate() {
         for platform in &brief.platforms {
-            let limits = CopyLimits::of(copy_platform(platform));
-            let copy = &concept.copy[platform];
+            let limits = CopyLimits::of(*platform);
+            let copy = &concept.copy[platform.name()];
             for field in &limits.fields {
                 let chars = copy[field.field].as_str().map_or(0, |s| s.chars().count());
                 if chars > field.max_chars {

@@ -4,10 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    CONCEPTS, DRAWS, PlanBrief, PlanError, PlannerTools, ToolCall, budget_split, copy_platform,
-};
+use super::{CONCEPTS, DRAWS, PlanBrief, PlanError, PlannerTools, ToolCall, budget_split};
 use crate::engine::text::ChatMessage;
+use crate::orchestrate::Platform;
 use crate::orchestrate::copy::CopyLimits;
 use crate::orchestrate::llm::TextBackend;
 
@@ -70,7 +69,7 @@ impl PlannerTool {
 #[derive(Default)]
 pub(super) struct ToolState {
     pub(super) past: Option<Value>,
-    pub(super) split: Option<Vec<(String, i64, f64)>>,
+    pub(super) split: Option<Vec<(Platform, i64, f64)>>,
     /// Per concept, per platform: the copy.
     pub(super) copy: Option<Vec<Value>>,
     pub(super) previews: Vec<Value>,
@@ -124,7 +123,7 @@ pub(super) async fn run_tool(
             {
                 let mut per_platform = serde_json::Map::new();
                 for (p, platform) in brief.platforms.iter().enumerate() {
-                    let limits = CopyLimits::of(copy_platform(platform));
+                    let limits = CopyLimits::of(*platform);
                     let ask = vec![
                         ChatMessage::system(
                             "You are an expert advertising copywriter. You write short, vivid, truthful ad copy.",
@@ -143,7 +142,7 @@ pub(super) async fn run_tool(
                     let copy = backend
                         .json_retrying(&ask, &limits.schema(), seed, 220, DRAWS)
                         .await?;
-                    per_platform.insert(platform.clone(), copy);
+                    per_platform.insert(platform.name().to_string(), copy);
                 }
                 all.push(json!({"concept": concept["name"], "copy": per_platform}));
             }
@@ -157,12 +156,16 @@ pub(super) async fn run_tool(
             let Some(copy) = state.copy.as_ref().and_then(|c| c.first()).cloned() else {
                 return Err(fail("no copy yet".into()));
             };
-            let platform = brief.platforms.first().cloned().unwrap_or_default();
-            let this = &copy["copy"][&platform];
+            let platform = brief
+                .platforms
+                .first()
+                .copied()
+                .unwrap_or(Platform::Sandbox);
+            let this = &copy["copy"][platform.name()];
             let result = if tool == PlannerTool::RenderImages {
-                tools.render_images(&platform, this).await
+                tools.render_images(platform, this).await
             } else {
-                tools.render_video(&platform, this).await
+                tools.render_video(platform, this).await
             }
             .map_err(fail)?;
             state

@@ -16,6 +16,7 @@ use time::Date;
 
 use crate::auth::{GoogleOAuth, SecretBox, google_refresh};
 use crate::config::PlatformEndpoints;
+use crate::orchestrate::Platform;
 use crate::orchestrate::deploy::DeployError;
 use crate::orchestrate::platforms::google::{GoogleClient, GoogleConfig};
 use crate::orchestrate::platforms::http::BackoffPolicy;
@@ -105,8 +106,10 @@ impl Platforms {
         deployment: &DeploymentRow,
         campaign: &CampaignRow,
     ) -> Result<Arc<dyn AdPlatform>, DeployError> {
-        let platform = deployment.platform.as_str();
-        if platform == "sandbox" {
+        let platform = Platform::from_name(&deployment.platform).ok_or_else(|| {
+            not_ready(format!("platform: `{}` is not known", deployment.platform))
+        })?;
+        if platform.is_sandbox() {
             let first = parse_iso_date(&campaign.start_date)?;
             return Ok(self.sandbox(&deployment.id, first)?);
         }
@@ -119,7 +122,7 @@ impl Platforms {
         let connected = self.connected.as_ref().ok_or_else(needs_connection)?;
         let row = connected
             .store
-            .platform_connection(&deployment.owner_id, platform)
+            .platform_connection(&deployment.owner_id, platform.name())
             .await?
             .ok_or_else(needs_connection)?;
         if row.currency != campaign.currency {
@@ -139,7 +142,9 @@ impl Connected {
         row: &ConnectionRow,
         deployment_id: &str,
     ) -> Result<Arc<dyn AdPlatform>, DeployError> {
-        let row = if row.platform == "google" {
+        let platform = Platform::from_name(&row.platform)
+            .ok_or_else(|| not_ready(format!("platform: `{}` is not known", row.platform)))?;
+        let row = if platform == Platform::Google {
             self.fresh_google(row).await?
         } else {
             row.clone()
@@ -160,8 +165,8 @@ impl Connected {
         };
         let e = &self.endpoints;
         let seed = seed_of(deployment_id);
-        let client: Arc<dyn AdPlatform> = match row.platform.as_str() {
-            "meta" => Arc::new(MetaClient::new(MetaConfig {
+        let client: Arc<dyn AdPlatform> = match platform {
+            Platform::Meta => Arc::new(MetaClient::new(MetaConfig {
                 base_url: e.meta_base_url.clone(),
                 video_base_url: e.meta_video_base_url.clone(),
                 api_version: e.meta_api_version.clone(),
@@ -176,7 +181,7 @@ impl Connected {
                 backoff: self.backoff,
                 seed,
             })?),
-            "google" => Arc::new(GoogleClient::new(GoogleConfig {
+            Platform::Google => Arc::new(GoogleClient::new(GoogleConfig {
                 base_url: e.google_ads_base_url.clone(),
                 api_version: e.google_ads_api_version.clone(),
                 customer_id: row
@@ -192,7 +197,7 @@ impl Connected {
                 backoff: self.backoff,
                 seed,
             })?),
-            "tiktok" => Arc::new(TikTokClient::new(TikTokConfig {
+            Platform::Tiktok => Arc::new(TikTokClient::new(TikTokConfig {
                 base_url: e.tiktok_base_url.clone(),
                 api_version: e.tiktok_api_version.clone(),
                 advertiser_id: row.account_id.clone(),
@@ -206,7 +211,11 @@ impl Connected {
                 backoff: self.backoff,
                 seed,
             })?),
-            other => return Err(not_ready(format!("platform: `{other}` is not known"))),
+            Platform::Sandbox => {
+                return Err(not_ready(
+                    "platform: the sandbox has no connections".to_string(),
+                ));
+            }
         };
         Ok(client)
     }
