@@ -310,104 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server.run().await?;
         }
         Command::Worker { args } => app::run_worker(&args).await?,
-        Command::Bench {
-            what:
-                BenchWhat::Text {
-                    url,
-                    api_key,
-                    model,
-                    concurrency,
-                    requests,
-                    max_tokens,
-                    json,
-                },
-        } => {
-            let bench = adforge::commands::bench_text::TextBench {
-                base_url: url.trim_end_matches('/').to_string(),
-                api_key,
-                model,
-                concurrency,
-                requests_per_client: requests.max(1),
-                max_tokens: max_tokens.max(1),
-            };
-            let reports = bench.run().await?;
-            print!("{}", adforge::commands::bench_text::table(&reports));
-            write_report(&reports, json)?;
-        }
-        Command::Bench {
-            what:
-                BenchWhat::Image {
-                    model_dir,
-                    width,
-                    height,
-                    batches,
-                    steps,
-                    guidance,
-                    json,
-                },
-        } => {
-            let bench = adforge::commands::bench_image::ImageBench {
-                model_dir,
-                width,
-                height,
-                batches,
-                steps: steps.max(1),
-                guidance,
-            };
-            let report = tokio::task::spawn_blocking(move || bench.run())
-                .await
-                .context("image bench panicked")??;
-            print!("{}", adforge::commands::bench_image::table(&report));
-            write_report(&report, json)?;
-        }
-        Command::Bench {
-            what:
-                BenchWhat::Video {
-                    formats,
-                    frames,
-                    repeat,
-                    fps,
-                    crf,
-                    preset,
-                    model_cache,
-                    rife_rounds,
-                    rife_small_only,
-                    peer_python,
-                    work_dir,
-                    json,
-                },
-        } => {
-            let mut rife_sizes = vec![(540, 960)];
-            if !rife_small_only {
-                rife_sizes.push((1080, 1920));
-            }
-            let bench = adforge::commands::bench_video::VideoBench {
-                formats,
-                frames: frames.max(1),
-                repeat,
-                fps,
-                crf,
-                preset,
-                work_dir: work_dir.unwrap_or_else(|| {
-                    std::env::temp_dir().join(format!("adforge-bench-video-{}", std::process::id()))
-                }),
-                rife_dir: Some(model_cache.join("rife-3.9")),
-                rife_sizes,
-                rife_rounds,
-                rife_peer: peer_python.map(|python| adforge::commands::bench_video::PythonPeer {
-                    python,
-                    script: "scripts/peer_rife_torch.py".into(),
-                }),
-            };
-            let work_dir = bench.work_dir.clone();
-            let report = tokio::task::spawn_blocking(move || bench.run())
-                .await
-                .context("video bench panicked")?;
-            let _ = std::fs::remove_dir(&work_dir);
-            let report = report?;
-            print!("{}", adforge::commands::bench_video::table(&report));
-            write_report(&report, json)?;
-        }
+        Command::Bench { what } => bench(what).await?,
         Command::Render {
             file,
             out,
@@ -676,4 +579,100 @@ async fn campaign(
         CampaignAction::Report { campaign_id } => c::report(&client, &campaign_id).await?,
     };
     Ok(out)
+}
+
+/// `adforge bench text|image|video`: runs the benchmark and prints its table (and JSON).
+async fn bench(what: BenchWhat) -> anyhow::Result<()> {
+    match what {
+        BenchWhat::Text {
+            url,
+            api_key,
+            model,
+            concurrency,
+            requests,
+            max_tokens,
+            json,
+        } => {
+            let bench = adforge::commands::bench_text::TextBench {
+                base_url: url.trim_end_matches('/').to_string(),
+                api_key,
+                model,
+                concurrency,
+                requests_per_client: requests.max(1),
+                max_tokens: max_tokens.max(1),
+            };
+            let reports = bench.run().await?;
+            print!("{}", adforge::commands::bench_text::table(&reports));
+            write_report(&reports, json)?;
+        }
+        BenchWhat::Image {
+            model_dir,
+            width,
+            height,
+            batches,
+            steps,
+            guidance,
+            json,
+        } => {
+            let bench = adforge::commands::bench_image::ImageBench {
+                model_dir,
+                width,
+                height,
+                batches,
+                steps: steps.max(1),
+                guidance,
+            };
+            let report = tokio::task::spawn_blocking(move || bench.run())
+                .await
+                .context("image bench panicked")??;
+            print!("{}", adforge::commands::bench_image::table(&report));
+            write_report(&report, json)?;
+        }
+        BenchWhat::Video {
+            formats,
+            frames,
+            repeat,
+            fps,
+            crf,
+            preset,
+            model_cache,
+            rife_rounds,
+            rife_small_only,
+            peer_python,
+            work_dir,
+            json,
+        } => {
+            let mut rife_sizes = vec![(540, 960)];
+            if !rife_small_only {
+                rife_sizes.push((1080, 1920));
+            }
+            let bench = adforge::commands::bench_video::VideoBench {
+                formats,
+                frames: frames.max(1),
+                repeat,
+                fps,
+                crf,
+                preset,
+                work_dir: work_dir.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("adforge-bench-video-{}", std::process::id()))
+                }),
+                rife_dir: Some(model_cache.join("rife-3.9")),
+                rife_sizes,
+                rife_rounds,
+                rife_peer: peer_python.map(|python| adforge::commands::bench_video::PythonPeer {
+                    python,
+                    script: "scripts/peer_rife_torch.py".into(),
+                }),
+            };
+            let work_dir = bench.work_dir.clone();
+            let report = tokio::task::spawn_blocking(move || bench.run())
+                .await
+                .context("video bench panicked")?;
+            let _ = std::fs::remove_dir(&work_dir);
+            let report = report?;
+            print!("{}", adforge::commands::bench_video::table(&report));
+            write_report(&report, json)?;
+        }
+    }
+    Ok(())
 }

@@ -326,58 +326,16 @@ pub async fn deploy(
                 .find_map(|k| creative.assets.get(*k).and_then(Value::as_str))
                 .map(str::to_string)
         };
-        let image_asset = pick(image_keys);
-        let image = match &image_asset {
-            Some(asset_id) => {
-                let row = assets
-                    .get(&deployment.owner_id, asset_id)
-                    .await?
-                    .ok_or_else(|| {
-                        DeployError::NotReady(format!(
-                            "creatives[{}].assets: asset {asset_id} no longer exists",
-                            creative.id
-                        ))
-                    })?;
-                let external = step(store, deployment, "image", asset_id, &mut made, || async {
-                    let bytes = assets.read(&row).await.map_err(|e| {
-                        PlatformError::invalid("image", format!("reading asset {asset_id}: {e}"))
-                    })?;
-                    Ok(platform.upload_image(&row.name, &bytes).await?.external_id)
-                })
-                .await?;
-                Some(AssetRef {
-                    kind: crate::orchestrate::platforms::AssetKind::Image,
-                    external_id: external,
-                })
-            }
-            None => None,
-        };
-        let video = match pick(video_keys) {
-            Some(asset_id) => {
-                let row = assets
-                    .get(&deployment.owner_id, &asset_id)
-                    .await?
-                    .ok_or_else(|| {
-                        DeployError::NotReady(format!(
-                            "creatives[{}].assets: video asset {asset_id} no longer exists",
-                            creative.id
-                        ))
-                    })?;
-                let external = step(store, deployment, "video", &asset_id, &mut made, || async {
-                    let path = assets.local_file(&row).await.map_err(|e| {
-                        PlatformError::invalid("video", format!("reading asset {asset_id}: {e}"))
-                    })?;
-                    let source = VideoSource::Path(path);
-                    Ok(platform.upload_video(&row.name, &source).await?.external_id)
-                })
-                .await?;
-                Some(AssetRef {
-                    kind: crate::orchestrate::platforms::AssetKind::Video,
-                    external_id: external,
-                })
-            }
-            None => None,
-        };
+        let (image, video) = upload_media(
+            store,
+            assets,
+            platform,
+            deployment,
+            &creative.id,
+            (pick(image_keys), pick(video_keys)),
+            &mut made,
+        )
+        .await?;
         done += 1;
         let text = |k: &str| {
             creative
@@ -402,29 +360,8 @@ pub async fn deploy(
             video,
             business_name: None,
         };
-        // Platforms without a creative object (Google, TikTok) take the spec inline: the
-        // ledger then records the spec's name so the step is not repeated either.
-        let created_creative = match store
-            .ledger_get(&deployment.id, "creative", &creative.id)
-            .await?
-        {
-            Some(id) => crate::orchestrate::platforms::Creative {
-                external_id: Some(id).filter(|i| !i.starts_with("inline:")),
-                spec: spec.clone(),
-            },
-            None => {
-                let c = platform.create_creative(&spec).await?;
-                let recorded = c
-                    .external_id
-                    .clone()
-                    .unwrap_or_else(|| format!("inline:{}", creative.id));
-                store
-                    .ledger_put(deployment, "creative", &creative.id, &recorded, now_ms())
-                    .await?;
-                made.push(format!("creative:{}", creative.id));
-                c
-            }
-        };
+        let created_creative =
+            ledgered_creative(store, platform, deployment, &creative.id, spec, &mut made).await?;
         done += 1;
         progress(done, total, format!("creative {}", creative.name)).await;
         for (ad_set_local, ad_set_external) in &ad_set_ids {
@@ -450,6 +387,106 @@ pub async fn deploy(
             "external_id": l.external_id})).collect::<Vec<_>>(),
         "made_now": made,
     }))
+}
+
+/// Uploads a creative's image and video (each once, through the ledger): the platform's refs.
+async fn upload_media(
+    store: &Store,
+    assets: &crate::store::assets::AssetStore,
+    platform: &dyn AdPlatform,
+    deployment: &DeploymentRow,
+    creative_id: &str,
+    (image_asset, video_asset): (Option<String>, Option<String>),
+    made: &mut Vec<String>,
+) -> Result<(Option<AssetRef>, Option<AssetRef>), DeployError> {
+    let image = match &image_asset {
+        Some(asset_id) => {
+            let row = assets
+                .get(&deployment.owner_id, asset_id)
+                .await?
+                .ok_or_else(|| {
+                    DeployError::NotReady(format!(
+                        "creatives[{}].assets: asset {asset_id} no longer exists",
+                        creative_id
+                    ))
+                })?;
+            let external = step(store, deployment, "image", asset_id, made, || async {
+                let bytes = assets.read(&row).await.map_err(|e| {
+                    PlatformError::invalid("image", format!("reading asset {asset_id}: {e}"))
+                })?;
+                Ok(platform.upload_image(&row.name, &bytes).await?.external_id)
+            })
+            .await?;
+            Some(AssetRef {
+                kind: crate::orchestrate::platforms::AssetKind::Image,
+                external_id: external,
+            })
+        }
+        None => None,
+    };
+    let video = match video_asset {
+        Some(asset_id) => {
+            let row = assets
+                .get(&deployment.owner_id, &asset_id)
+                .await?
+                .ok_or_else(|| {
+                    DeployError::NotReady(format!(
+                        "creatives[{}].assets: video asset {asset_id} no longer exists",
+                        creative_id
+                    ))
+                })?;
+            let external = step(store, deployment, "video", &asset_id, made, || async {
+                let path = assets.local_file(&row).await.map_err(|e| {
+                    PlatformError::invalid("video", format!("reading asset {asset_id}: {e}"))
+                })?;
+                let source = VideoSource::Path(path);
+                Ok(platform.upload_video(&row.name, &source).await?.external_id)
+            })
+            .await?;
+            Some(AssetRef {
+                kind: crate::orchestrate::platforms::AssetKind::Video,
+                external_id: external,
+            })
+        }
+        None => None,
+    };
+    Ok((image, video))
+}
+
+/// The platform's creative for `spec`, made once: the ledger keeps its id (or, for platforms
+/// that take the spec inline, a marker) so a retried deployment does not make it again.
+async fn ledgered_creative(
+    store: &Store,
+    platform: &dyn AdPlatform,
+    deployment: &DeploymentRow,
+    creative_id: &str,
+    spec: CreativeSpec,
+    made: &mut Vec<String>,
+) -> Result<crate::orchestrate::platforms::Creative, DeployError> {
+    // Platforms without a creative object (Google, TikTok) take the spec inline: the
+    // ledger then records the spec's name so the step is not repeated either.
+    let created = match store
+        .ledger_get(&deployment.id, "creative", creative_id)
+        .await?
+    {
+        Some(id) => crate::orchestrate::platforms::Creative {
+            external_id: Some(id).filter(|i| !i.starts_with("inline:")),
+            spec,
+        },
+        None => {
+            let c = platform.create_creative(&spec).await?;
+            let recorded = c
+                .external_id
+                .clone()
+                .unwrap_or_else(|| format!("inline:{}", creative_id));
+            store
+                .ledger_put(deployment, "creative", creative_id, &recorded, now_ms())
+                .await?;
+            made.push(format!("creative:{}", creative_id));
+            c
+        }
+    };
+    Ok(created)
 }
 
 /// Reads the platform's daily rows over `range` into the metrics table, each ad mapped to its

@@ -200,7 +200,7 @@ fn circles(edges: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<Vec<String
 }
 
 fn axum_allowed(path: &str) -> bool {
-    path.starts_with("api/") || path == "app.rs"
+    path.starts_with("api/") || path.starts_with("app/")
 }
 
 fn storage_allowed(path: &str) -> bool {

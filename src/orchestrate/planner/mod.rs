@@ -333,27 +333,9 @@ pub fn budget_split(
         .collect())
 }
 
-/// Runs the planner; the plan is validated before it is returned.
-pub async fn plan(
-    backend: &TextBackend,
-    tools: &dyn PlannerTools,
-    brief: &PlanBrief,
-) -> Result<PlanOutcome, PlanError> {
-    let start = super::platforms::parse_iso_date(&brief.start_date)
-        .map_err(|_| PlanError::Invalid("start_date: not a date".into()))?;
-    let end = super::platforms::parse_iso_date(&brief.end_date)
-        .map_err(|_| PlanError::Invalid("end_date: not a date".into()))?;
-    if end < start {
-        return Err(PlanError::Invalid(format!(
-            "end_date: {} is before start_date {}",
-            brief.end_date, brief.start_date
-        )));
-    }
-    let n_days = days(start, end);
-    let daily_micros = brief.total_budget_micros / n_days;
-    let mut trace: Vec<ToolCall> = Vec::new();
-
-    // The words: name, concepts, audiences (bounded repair when they break a rule).
+/// The model's words (campaign name, concepts, audiences) under their schema, repaired at
+/// most [`MAX_REPAIRS`] times when they break a rule, then tidied and made distinct.
+async fn write_words(backend: &TextBackend, brief: &PlanBrief) -> Result<Value, PlanError> {
     let schema = words_schema(brief.platforms.len());
     let mut messages = vec![
         system(),
@@ -398,6 +380,30 @@ pub async fn plan(
     }
     tidy_names(&mut words);
     make_distinct(&mut words);
+    Ok(words)
+}
+
+/// Runs the planner; the plan is validated before it is returned.
+pub async fn plan(
+    backend: &TextBackend,
+    tools: &dyn PlannerTools,
+    brief: &PlanBrief,
+) -> Result<PlanOutcome, PlanError> {
+    let start = super::platforms::parse_iso_date(&brief.start_date)
+        .map_err(|_| PlanError::Invalid("start_date: not a date".into()))?;
+    let end = super::platforms::parse_iso_date(&brief.end_date)
+        .map_err(|_| PlanError::Invalid("end_date: not a date".into()))?;
+    if end < start {
+        return Err(PlanError::Invalid(format!(
+            "end_date: {} is before start_date {}",
+            brief.end_date, brief.start_date
+        )));
+    }
+    let n_days = days(start, end);
+    let daily_micros = brief.total_budget_micros / n_days;
+    let mut trace: Vec<ToolCall> = Vec::new();
+
+    let words = write_words(backend, brief).await?;
 
     // The tool loop.
     let mut state = ToolState::default();
