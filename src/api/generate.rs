@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::engine::embed::EmbedError;
-use crate::engine::text::EngineError;
+use crate::engine::text::TextEngineError;
 use crate::jobs::SubmitRequest;
 use crate::orchestrate::Platform;
 use crate::orchestrate::copy::{CopyBrief, CopyError, CopySet, generate_copy};
@@ -176,7 +176,7 @@ pub async fn generate_copy_route(
     let set = generate_copy(text, state.embed.as_ref(), &brief)
         .await
         .map_err(|e| match e {
-            CopyError::Engine(EngineError::QueueFull(_))
+            CopyError::Engine(TextEngineError::QueueFull(_))
             | CopyError::Embed(EmbedError::QueueFull(_)) => {
                 ApiError::TooManyRequests(e.to_string())
             }

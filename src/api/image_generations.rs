@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::extract::{InferenceAuth, ValidJson};
 use super::images::decode_base64_image;
 use super::{ApiError, AppState};
-use crate::engine::image::engine::{EngineError, GenerationRequest, ImageEngine};
+use crate::engine::image::engine::{GenerationRequest, ImageEngine, ImageEngineError};
 use crate::engine::image::pipeline::{ImageParams, ModelDefaults, PipelineError};
 use crate::engine::image::schedulers::SchedulerKind;
 use crate::media::compositor::{OutputFormat, encode};
@@ -119,18 +119,20 @@ fn no_model() -> ApiError {
     )
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+fn engine_error(e: ImageEngineError) -> ApiError {
     match e {
-        EngineError::Busy(n) => ApiError::TooManyRequests(format!(
+        ImageEngineError::Busy(n) => ApiError::TooManyRequests(format!(
             "the image engine is full ({n} requests in progress); retry shortly"
         )),
-        EngineError::Cancelled | EngineError::Stopped => ApiError::Unavailable {
+        ImageEngineError::Cancelled | ImageEngineError::Stopped => ApiError::Unavailable {
             what: "the image engine",
             detail: e.to_string(),
         },
         // A request the pipeline finds invalid is the client's; a failing model is ours.
-        EngineError::Pipeline(PipelineError::Invalid(message)) => ApiError::bad_request(message),
-        EngineError::Pipeline(other) => ApiError::Internal(other.to_string()),
+        ImageEngineError::Pipeline(PipelineError::Invalid(message)) => {
+            ApiError::bad_request(message)
+        }
+        ImageEngineError::Pipeline(other) => ApiError::Internal(other.to_string()),
     }
 }
 

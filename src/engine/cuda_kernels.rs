@@ -13,7 +13,7 @@ use super::device::cuda_driver_present;
 pub const RGBA_TO_YUV420_SRC: &str = include_str!("../../kernels/rgba_to_yuv420.cu");
 
 #[derive(Debug, thiserror::Error)]
-pub enum KernelError {
+pub enum CudaKernelError {
     #[error("no CUDA driver on this machine (libcuda.so.1 not found)")]
     NoDriver,
     #[error("NVRTC is not available or failed: {0}")]
@@ -36,20 +36,24 @@ pub struct Yuv420 {
     pub v: Vec<u8>,
 }
 
-fn check_frame(rgba: &[u8], width: usize, height: usize) -> Result<(), KernelError> {
+fn check_frame(rgba: &[u8], width: usize, height: usize) -> Result<(), CudaKernelError> {
     if width == 0
         || height == 0
         || width % 2 == 1
         || height % 2 == 1
         || rgba.len() != width * height * 4
     {
-        return Err(KernelError::BadFrame { width, height });
+        return Err(CudaKernelError::BadFrame { width, height });
     }
     Ok(())
 }
 
 /// RGBA to YUV 4:2:0 (BT.709, limited range) on the CPU; the same arithmetic as the kernel.
-pub fn rgba_to_yuv420_cpu(rgba: &[u8], width: usize, height: usize) -> Result<Yuv420, KernelError> {
+pub fn rgba_to_yuv420_cpu(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<Yuv420, CudaKernelError> {
     check_frame(rgba, width, height)?;
     let to_u8 = |v: f32| (v + 0.5).clamp(0.0, 255.0) as u8;
     let (cw, ch) = (width / 2, height / 2);
@@ -86,25 +90,28 @@ pub struct GpuKernels {
 
 impl GpuKernels {
     /// Compiles the kernels with NVRTC and loads them on GPU `ordinal`.
-    pub fn load(ordinal: usize) -> Result<Self, KernelError> {
+    pub fn load(ordinal: usize) -> Result<Self, CudaKernelError> {
         if !cuda_driver_present() {
-            return Err(KernelError::NoDriver);
+            return Err(CudaKernelError::NoDriver);
         }
         // cudarc panics when a library it needs cannot be loaded: turn that into an error.
-        std::panic::catch_unwind(|| Self::load_unchecked(ordinal))
-            .unwrap_or_else(|_| Err(KernelError::Nvrtc("libnvrtc could not be loaded".into())))
+        std::panic::catch_unwind(|| Self::load_unchecked(ordinal)).unwrap_or_else(|_| {
+            Err(CudaKernelError::Nvrtc(
+                "libnvrtc could not be loaded".into(),
+            ))
+        })
     }
 
-    fn load_unchecked(ordinal: usize) -> Result<Self, KernelError> {
+    fn load_unchecked(ordinal: usize) -> Result<Self, CudaKernelError> {
         let ptx = cudarc::nvrtc::compile_ptx(RGBA_TO_YUV420_SRC)
-            .map_err(|e| KernelError::Nvrtc(e.to_string()))?;
-        let ctx = CudaContext::new(ordinal).map_err(|e| KernelError::Driver(e.to_string()))?;
+            .map_err(|e| CudaKernelError::Nvrtc(e.to_string()))?;
+        let ctx = CudaContext::new(ordinal).map_err(|e| CudaKernelError::Driver(e.to_string()))?;
         let module = ctx
             .load_module(ptx)
-            .map_err(|e| KernelError::Driver(e.to_string()))?;
+            .map_err(|e| CudaKernelError::Driver(e.to_string()))?;
         let rgba_to_yuv420 = module
             .load_function("rgba_to_yuv420")
-            .map_err(|e| KernelError::Driver(e.to_string()))?;
+            .map_err(|e| CudaKernelError::Driver(e.to_string()))?;
         Ok(Self {
             stream: ctx.default_stream(),
             rgba_to_yuv420,
@@ -117,9 +124,9 @@ impl GpuKernels {
         rgba: &[u8],
         width: usize,
         height: usize,
-    ) -> Result<Yuv420, KernelError> {
+    ) -> Result<Yuv420, CudaKernelError> {
         check_frame(rgba, width, height)?;
-        let driver = |e: cudarc::driver::DriverError| KernelError::Driver(e.to_string());
+        let driver = |e: cudarc::driver::DriverError| CudaKernelError::Driver(e.to_string());
         let (cw, ch) = (width / 2, height / 2);
         let input = self.stream.clone_htod(rgba).map_err(driver)?;
         let mut y = self

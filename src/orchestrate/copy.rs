@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::Platform;
 use crate::engine::embed::{EmbedError, EmbedService, cosine};
 use crate::engine::text::{
-    ChatMessage, EngineError, FinishReason, GrammarError, LoadError, SamplingParams, TextRequest,
-    TextService,
+    ChatMessage, FinishReason, GrammarError, LoadError, SamplingParams, TextEngineError,
+    TextRequest, TextService,
 };
 
 /// Character limits of one copy field, and whether the platform requires it.
@@ -172,7 +172,7 @@ pub struct CopySet {
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(#[from] TextEngineError),
     #[error(transparent)]
     Embed(#[from] EmbedError),
     #[error("building the prompt: {0}")]

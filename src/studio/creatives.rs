@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::inputs::{load_asset_image, write_copy};
 use crate::engine::image::engine::{
-    EngineError, GeneratedImage, GenerationRequest, ImageEngines, Progress, Ticket,
+    GeneratedImage, GenerationRequest, ImageEngineError, ImageEngines, Progress, Ticket,
 };
 use crate::engine::image::pipeline::ImageParams;
 use crate::engine::text::TextService;
@@ -149,7 +149,10 @@ impl CreativeRender {
         &self,
         ctx: &JobContext,
         ticket: Ticket,
-    ) -> (Result<Vec<GeneratedImage>, EngineError>, Option<String>) {
+    ) -> (
+        Result<Vec<GeneratedImage>, ImageEngineError>,
+        Option<String>,
+    ) {
         let mut progress = ticket.progress.clone();
         let mut preview = ticket.preview.clone();
         let wait = ticket.wait();

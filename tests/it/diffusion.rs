@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use adforge::engine::image::clip::{ClipConfig, ClipTextEncoder};
 use adforge::engine::image::engine::{
-    EngineError, EngineLimits, GeneratedImage, GenerationRequest, ImageEngine, Progress,
+    EngineLimits, GeneratedImage, GenerationRequest, ImageEngine, ImageEngineError, Progress,
 };
 use adforge::engine::image::pipeline::{DiffusionModel, ImageParams};
 use adforge::engine::image::random::{RandomModelSpec, write_random_model};
@@ -361,7 +361,7 @@ async fn a_full_engine_refuses_and_a_cancelled_request_stops_at_the_next_step() 
     let first = engine.submit(long.clone()).unwrap();
     let second = engine.submit(long.clone()).unwrap();
     match engine.submit(long.clone()) {
-        Err(EngineError::Busy(n)) => assert_eq!(n, 2),
+        Err(ImageEngineError::Busy(n)) => assert_eq!(n, 2),
         Err(e) => panic!("expected busy, got {e}"),
         Ok(_) => panic!("a third request was admitted past the limit"),
     }
@@ -381,7 +381,7 @@ async fn a_full_engine_refuses_and_a_cancelled_request_stops_at_the_next_step() 
     cancel.store(true, std::sync::atomic::Ordering::SeqCst);
     let result = first.wait().await;
     assert!(
-        matches!(result, Err(EngineError::Cancelled)),
+        matches!(result, Err(ImageEngineError::Cancelled)),
         "{:?}",
         result.map(|_| ())
     );

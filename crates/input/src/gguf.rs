@@ -25,7 +25,7 @@ pub const MAX_ARRAY_DEPTH: usize = 2;
 pub const MAX_NAME_LEN: u64 = 1 << 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GgufError {
+pub enum GgufHeaderError {
     #[error("not a GGUF file (magic {0:02X?})")]
     Magic([u8; 4]),
     #[error("GGUF version {0} is not 1, 2 or 3")]
@@ -75,7 +75,7 @@ const TYPES: &[(u32, &str, u64, u64)] = &[
 ];
 
 /// Checks the header of a GGUF file of `len` bytes read from `reader` (positioned at its start).
-pub fn check(reader: impl Read, len: u64) -> Result<Summary, GgufError> {
+pub fn check(reader: impl Read, len: u64) -> Result<Summary, GgufHeaderError> {
     let mut r = Cursor {
         inner: reader,
         at: 0,
@@ -84,11 +84,11 @@ pub fn check(reader: impl Read, len: u64) -> Result<Summary, GgufError> {
     let mut magic = [0u8; 4];
     r.exact(&mut magic)?;
     if &magic != b"GGUF" {
-        return Err(GgufError::Magic(magic));
+        return Err(GgufHeaderError::Magic(magic));
     }
     let version = r.u32()?;
     if !(1..=3).contains(&version) {
-        return Err(GgufError::Version(version));
+        return Err(GgufHeaderError::Version(version));
     }
     let wide = version >= 2;
     let tensors = r.count(wide)?;
@@ -97,7 +97,7 @@ pub fn check(reader: impl Read, len: u64) -> Result<Summary, GgufError> {
     limit("metadata entries", metadata, MAX_METADATA)?;
     // Every metadata entry takes at least 12 bytes and every tensor info at least 24.
     if metadata * 12 + tensors * 24 > r.left() {
-        return Err(GgufError::Truncated(len));
+        return Err(GgufHeaderError::Truncated(len));
     }
 
     let mut alignment = 32u64;
@@ -187,15 +187,15 @@ pub fn check(reader: impl Read, len: u64) -> Result<Summary, GgufError> {
     })
 }
 
-fn limit(what: &'static str, count: u64, limit: u64) -> Result<(), GgufError> {
+fn limit(what: &'static str, count: u64, limit: u64) -> Result<(), GgufHeaderError> {
     if count > limit {
-        return Err(GgufError::TooMany { what, count, limit });
+        return Err(GgufHeaderError::TooMany { what, count, limit });
     }
     Ok(())
 }
 
-fn invalid(at: &str, message: impl Into<String>) -> GgufError {
-    GgufError::Invalid {
+fn invalid(at: &str, message: impl Into<String>) -> GgufHeaderError {
+    GgufHeaderError::Invalid {
         at: at.to_string(),
         message: message.into(),
     }
@@ -213,42 +213,42 @@ impl<R: Read> Cursor<R> {
         self.len.saturating_sub(self.at)
     }
 
-    fn exact(&mut self, buf: &mut [u8]) -> Result<(), GgufError> {
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), GgufHeaderError> {
         self.inner.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => GgufError::Truncated(self.at),
-            _ => GgufError::Io(e.to_string()),
+            io::ErrorKind::UnexpectedEof => GgufHeaderError::Truncated(self.at),
+            _ => GgufHeaderError::Io(e.to_string()),
         })?;
         self.at += buf.len() as u64;
         Ok(())
     }
 
-    fn skip(&mut self, n: u64) -> Result<(), GgufError> {
+    fn skip(&mut self, n: u64) -> Result<(), GgufHeaderError> {
         if n > self.left() {
-            return Err(GgufError::Truncated(self.len));
+            return Err(GgufHeaderError::Truncated(self.len));
         }
         let copied = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())
-            .map_err(|e| GgufError::Io(e.to_string()))?;
+            .map_err(|e| GgufHeaderError::Io(e.to_string()))?;
         self.at += copied;
         if copied < n {
-            return Err(GgufError::Truncated(self.at));
+            return Err(GgufHeaderError::Truncated(self.at));
         }
         Ok(())
     }
 
-    fn u32(&mut self) -> Result<u32, GgufError> {
+    fn u32(&mut self) -> Result<u32, GgufHeaderError> {
         let mut b = [0u8; 4];
         self.exact(&mut b)?;
         Ok(u32::from_le_bytes(b))
     }
 
-    fn u64(&mut self) -> Result<u64, GgufError> {
+    fn u64(&mut self) -> Result<u64, GgufHeaderError> {
         let mut b = [0u8; 8];
         self.exact(&mut b)?;
         Ok(u64::from_le_bytes(b))
     }
 
     /// A count or length: u64, or u32 in version 1.
-    fn count(&mut self, wide: bool) -> Result<u64, GgufError> {
+    fn count(&mut self, wide: bool) -> Result<u64, GgufHeaderError> {
         if wide {
             self.u64()
         } else {
@@ -257,7 +257,7 @@ impl<R: Read> Cursor<R> {
     }
 
     /// A key or tensor name: read (it is short), checked as UTF-8.
-    fn name(&mut self, wide: bool, at: &str) -> Result<String, GgufError> {
+    fn name(&mut self, wide: bool, at: &str) -> Result<String, GgufHeaderError> {
         let n = self.count(wide)?;
         if n > MAX_NAME_LEN || n > self.left() {
             return Err(invalid(at, format!("a name of {n} bytes")));
@@ -268,12 +268,18 @@ impl<R: Read> Cursor<R> {
     }
 
     /// A string value: its length checked against the file, its bytes skipped.
-    fn string(&mut self, wide: bool) -> Result<(), GgufError> {
+    fn string(&mut self, wide: bool) -> Result<(), GgufHeaderError> {
         let n = self.count(wide)?;
         self.skip(n)
     }
 
-    fn value(&mut self, kind: u32, wide: bool, depth: usize, at: &str) -> Result<(), GgufError> {
+    fn value(
+        &mut self,
+        kind: u32,
+        wide: bool,
+        depth: usize,
+        at: &str,
+    ) -> Result<(), GgufHeaderError> {
         match kind {
             0 | 1 | 7 => self.skip(1),
             2 | 3 => self.skip(2),
@@ -310,8 +316,8 @@ impl<R: Read> Cursor<R> {
 }
 
 /// Checks the header of the file at `path`.
-pub fn check_path(path: &std::path::Path) -> Result<Summary, GgufError> {
-    let (reader, len) = crate::open_sized(path).map_err(GgufError::Io)?;
+pub fn check_path(path: &std::path::Path) -> Result<Summary, GgufHeaderError> {
+    let (reader, len) = crate::open_sized(path).map_err(GgufHeaderError::Io)?;
     check(reader, len)
 }
 
@@ -351,7 +357,7 @@ mod tests {
         b
     }
 
-    fn check_bytes(b: &[u8]) -> Result<Summary, GgufError> {
+    fn check_bytes(b: &[u8]) -> Result<Summary, GgufHeaderError> {
         check(b, b.len() as u64)
     }
 
@@ -372,29 +378,32 @@ mod tests {
         // The architecture string claims 2^60 bytes.
         let mut huge = b.clone();
         huge[56..64].copy_from_slice(&(1u64 << 60).to_le_bytes());
-        assert!(matches!(check_bytes(&huge), Err(GgufError::Truncated(_))));
+        assert!(matches!(
+            check_bytes(&huge),
+            Err(GgufHeaderError::Truncated(_))
+        ));
         // The data is one byte short of the tensor.
         assert!(matches!(
             check_bytes(&b[..b.len() - 1]),
-            Err(GgufError::Invalid { message, .. }) if message.contains("run past")
+            Err(GgufHeaderError::Invalid { message, .. }) if message.contains("run past")
         ));
         // A million tensors in a small file.
         let mut many = b.clone();
         many[8..16].copy_from_slice(&1_000_000u64.to_le_bytes());
         assert!(matches!(
             check_bytes(&many),
-            Err(GgufError::TooMany {
+            Err(GgufHeaderError::TooMany {
                 what: "tensors",
                 ..
             })
         ));
         assert!(matches!(
             check_bytes(b"GGML"),
-            Err(GgufError::Truncated(_)) | Err(GgufError::Magic(_))
+            Err(GgufHeaderError::Truncated(_)) | Err(GgufHeaderError::Magic(_))
         ));
         assert!(matches!(
             check_bytes(b"GGUF\x07\0\0\0"),
-            Err(GgufError::Version(7))
+            Err(GgufHeaderError::Version(7))
         ));
     }
 
@@ -415,7 +424,7 @@ mod tests {
         b.extend([0u8; 64]);
         assert!(matches!(
             check_bytes(&b),
-            Err(GgufError::Invalid { message, .. }) if message.contains("nested deeper")
+            Err(GgufHeaderError::Invalid { message, .. }) if message.contains("nested deeper")
         ));
     }
 }

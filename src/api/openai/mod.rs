@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::extract::{InferenceAuth, ValidJson};
 use super::{ApiError, AppState};
-use crate::engine::text::{EngineError, Sampled, TextEvent, TextService};
+use crate::engine::text::{Sampled, TextEngineError, TextEvent, TextService};
 pub use types::{
     ChatCompletionRequest, CompletionRequest, ModelCard, ModelList, Usage, ValidGeneration,
 };
@@ -124,8 +124,10 @@ async fn respond(
         .engine
         .submit(valid.request.clone())
         .map_err(|e| match e {
-            EngineError::QueueFull(_) => ApiError::TooManyRequests(e.to_string()),
-            EngineError::Stopped | EngineError::Failed(_) => ApiError::Internal(e.to_string()),
+            TextEngineError::QueueFull(_) => ApiError::TooManyRequests(e.to_string()),
+            TextEngineError::Stopped | TextEngineError::Failed(_) => {
+                ApiError::Internal(e.to_string())
+            }
         })?;
     let ctx = Ctx {
         id: shape.id(),

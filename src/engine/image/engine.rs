@@ -44,7 +44,7 @@ impl Default for EngineLimits {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub enum ImageEngineError {
     #[error("the image engine is full ({0} requests in progress); retry shortly")]
     Busy(usize),
     #[error("the request was cancelled")]
@@ -98,14 +98,14 @@ pub struct Ticket {
     pub progress: watch::Receiver<Progress>,
     /// Latest step preview (a small PNG-able image), when asked for.
     pub preview: watch::Receiver<Option<RgbImage>>,
-    result: oneshot::Receiver<Result<Vec<GeneratedImage>, EngineError>>,
+    result: oneshot::Receiver<Result<Vec<GeneratedImage>, ImageEngineError>>,
     cancelled: Arc<AtomicBool>,
 }
 
 impl Ticket {
-    pub async fn wait(mut self) -> Result<Vec<GeneratedImage>, EngineError> {
+    pub async fn wait(mut self) -> Result<Vec<GeneratedImage>, ImageEngineError> {
         let result = (&mut self.result).await;
-        result.unwrap_or(Err(EngineError::Stopped))
+        result.unwrap_or(Err(ImageEngineError::Stopped))
     }
 
     /// A handle that cancels the request from elsewhere (a job's cancel).
@@ -127,7 +127,7 @@ struct Job {
     request: GenerationRequest,
     progress: watch::Sender<Progress>,
     preview: watch::Sender<Option<RgbImage>>,
-    reply: oneshot::Sender<Result<Vec<GeneratedImage>, EngineError>>,
+    reply: oneshot::Sender<Result<Vec<GeneratedImage>, ImageEngineError>>,
     cancelled: Arc<AtomicBool>,
     _slot: Slot,
 }
@@ -142,7 +142,7 @@ impl Drop for Slot {
 }
 
 impl Job {
-    fn finish(self, result: Result<Vec<GeneratedImage>, EngineError>) {
+    fn finish(self, result: Result<Vec<GeneratedImage>, ImageEngineError>) {
         // The client may be gone; nothing to do then.
         let _ = self.reply.send(result);
     }
@@ -245,11 +245,11 @@ impl ImageEngine {
     }
 
     /// Admits a request or refuses it at once when the engine is full.
-    pub fn submit(&self, request: GenerationRequest) -> Result<Ticket, EngineError> {
+    pub fn submit(&self, request: GenerationRequest) -> Result<Ticket, ImageEngineError> {
         let ahead = self.in_flight.fetch_add(1, Ordering::SeqCst);
         let slot = Slot(self.in_flight.clone());
         if ahead >= self.limits.max_requests {
-            return Err(EngineError::Busy(ahead));
+            return Err(ImageEngineError::Busy(ahead));
         }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let (progress_tx, progress) = watch::channel(Progress::Queued { ahead });
@@ -267,8 +267,8 @@ impl ImageEngine {
             _slot: slot,
         };
         self.submit.try_send(job).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => EngineError::Busy(ahead),
-            mpsc::TrySendError::Disconnected(_) => EngineError::Stopped,
+            mpsc::TrySendError::Full(_) => ImageEngineError::Busy(ahead),
+            mpsc::TrySendError::Disconnected(_) => ImageEngineError::Stopped,
         })?;
         Ok(Ticket {
             id,
@@ -283,7 +283,7 @@ impl ImageEngine {
 fn encode_stage(model: &DiffusionModel, rx: &Receiver<Job>, tx: &SyncSender<Prepared>) {
     for job in rx {
         if job.cancelled() {
-            job.finish(Err(EngineError::Cancelled));
+            job.finish(Err(ImageEngineError::Cancelled));
             continue;
         }
         match prepare(model, &job.request) {
@@ -360,7 +360,7 @@ fn denoise_stage(
             let (gone, kept): (Vec<_>, Vec<_>) = list.drain(..).partition(|p| p.job.cancelled());
             *list = kept;
             for p in gone {
-                p.job.finish(Err(EngineError::Cancelled));
+                p.job.finish(Err(ImageEngineError::Cancelled));
             }
         }
         let running_reqs: Vec<_> = running.iter().map(as_request).collect();
@@ -442,7 +442,7 @@ fn report_progress(running: &[Prepared], key: BatchKey, step_ms: u64) {
 fn decode_stage(model: &DiffusionModel, rx: &Receiver<Prepared>, tx: &SyncSender<Decoded>) {
     for prepared in rx {
         if prepared.job.cancelled() {
-            prepared.job.finish(Err(EngineError::Cancelled));
+            prepared.job.finish(Err(ImageEngineError::Cancelled));
             continue;
         }
         let seed = prepared.job.request.params.seed;

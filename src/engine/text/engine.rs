@@ -71,7 +71,7 @@ pub enum TextEvent {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum EngineError {
+pub enum TextEngineError {
     #[error("the text engine queue is full ({0} requests waiting); retry shortly")]
     QueueFull(usize),
     #[error("the text engine has stopped")]
@@ -172,7 +172,10 @@ impl TextEngine {
 
     /// Queues a request; its events arrive on the returned receiver. Dropping the receiver
     /// cancels it.
-    pub fn submit(&self, request: TextRequest) -> Result<mpsc::Receiver<TextEvent>, EngineError> {
+    pub fn submit(
+        &self,
+        request: TextRequest,
+    ) -> Result<mpsc::Receiver<TextEvent>, TextEngineError> {
         // Every event fits: a token and a finish per generated token and choice, plus margin.
         let capacity = (request.max_tokens + 2) * request.n.max(1) + 2;
         let (events, receiver) = mpsc::channel(capacity);
@@ -184,8 +187,8 @@ impl TextEngine {
         }
         match sent {
             Ok(()) => Ok(receiver),
-            Err(TrySendError::Full(_)) => Err(EngineError::QueueFull(self.queue)),
-            Err(TrySendError::Disconnected(_)) => Err(EngineError::Stopped),
+            Err(TrySendError::Full(_)) => Err(TextEngineError::QueueFull(self.queue)),
+            Err(TrySendError::Disconnected(_)) => Err(TextEngineError::Stopped),
         }
     }
 

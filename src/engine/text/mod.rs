@@ -14,7 +14,7 @@ pub mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate};
 pub use engine::{
-    EngineError, EngineLimits, EngineProfile, FinishReason, TextEngine, TextEvent, TextRequest,
+    EngineLimits, EngineProfile, FinishReason, TextEngine, TextEngineError, TextEvent, TextRequest,
 };
 pub use gguf::{GgufError, GgufFile};
 pub use grammar::{Constraint, GrammarCompiler, GrammarError};
@@ -138,7 +138,7 @@ impl TextService {
 
     /// Runs `request` to the end and returns its choices in order (for callers inside the
     /// server: the copy generator, the planner). Dropping the future cancels the request.
-    pub async fn complete(&self, request: TextRequest) -> Result<Vec<Completion>, EngineError> {
+    pub async fn complete(&self, request: TextRequest) -> Result<Vec<Completion>, TextEngineError> {
         let n = request.n.max(1);
         let mut events = self.engine.submit(request)?;
         let mut choices: Vec<Completion> = (0..n)
@@ -168,8 +168,8 @@ impl TextService {
                     }
                     open -= 1;
                 }
-                Some(TextEvent::Failed(message)) => return Err(EngineError::Failed(message)),
-                None => return Err(EngineError::Stopped),
+                Some(TextEvent::Failed(message)) => return Err(TextEngineError::Failed(message)),
+                None => return Err(TextEngineError::Stopped),
             }
         }
         Ok(choices)
