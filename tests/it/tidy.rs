@@ -1,9 +1,10 @@
 //! The code map holds by itself (ARCHITECTURE.md): every module of `src/` opens with a `//!`
-//! doc; axum is used only in `api/` and the server wiring (`app.rs`); sqlx, Redis and
-//! object_store calls appear only in `store/` and the Redis queue backend; and the import
-//! graph between top-level rooms of `src/` (a folder or a loose file: `api`, `studio`,
-//! `orchestrate`, `jobs`, `store`, `config`, ...) has no circle. Each rule is also run on a
-//! planted violation, so a rule that stopped finding anything would fail here too.
+//! doc; only `config.rs` reads environment variables; axum is used only in `api/` and the
+//! server wiring (`app/`); sqlx, Redis and object_store calls appear only in `store/` and the
+//! Redis queue backend; and the import graph between top-level rooms of `src/` (a folder or a
+//! loose file: `api`, `studio`, `orchestrate`, `jobs`, `store`, `config`, ...) has no circle.
+//! Each rule is also run on a planted violation, so a rule that stopped finding anything would
+//! fail here too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -233,6 +234,33 @@ fn storage_calls_stay_in_the_store_and_the_queue_backend() {
     );
 }
 
+/// `path:line: text` of each environment read (`env::var`, `env::vars`, `env::var_os`) outside
+/// `config.rs`, the one module that reads the environment.
+fn env_reads_outside_config(files: &[Source]) -> Vec<String> {
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| f.path != "config.rs") {
+        for (n, line) in f.text.lines().enumerate() {
+            let code = code(line);
+            if ["env::var(", "env::vars(", "env::var_os("]
+                .iter()
+                .any(|p| code.contains(p))
+            {
+                found.push(format!("{}:{}: {}", f.path, n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_config_reads_the_environment() {
+    let found = env_reads_outside_config(&sources());
+    assert!(
+        found.is_empty(),
+        "environment reads outside config.rs: {found:#?}"
+    );
+}
+
 #[test]
 fn rooms_import_each_other_without_circles() {
     let edges = room_edges(&sources());
@@ -284,6 +312,14 @@ fn the_rules_find_planted_violations() {
         ),
     ];
     assert_eq!(missing_docs(&files), vec!["orchestrate/mod.rs"]);
+    let env = vec![planted(
+        "store/objects.rs",
+        "//! Doc.\nfn f() { std::env::var(\"AWS_REGION\"); }\n",
+    )];
+    assert_eq!(
+        env_reads_outside_config(&env),
+        vec!["store/objects.rs:2: fn f() { std::env::var(\"AWS_REGION\"); }"]
+    );
     assert_eq!(
         uses_outside(&files, &["axum"], axum_allowed),
         vec!["studio/creatives.rs:3: use axum::Json;"]
