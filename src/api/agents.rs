@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::campaigns::{Amount, OBJECTIVES, PLATFORMS, date, one_of};
@@ -21,7 +21,7 @@ use crate::orchestrate::optimizer::OptimizerPolicy;
 use crate::orchestrate::planner::{self, PlanBrief};
 use crate::orchestrate::platforms::money::Currency;
 use crate::store::campaigns::CampaignRow;
-use crate::store::orchestration::ActionRow;
+use crate::store::orchestration::{ActionRow, AdSetRow, AgentRunRow};
 
 /// Longest schedule a plan covers, in days.
 pub const MAX_PLAN_DAYS: i64 = 366;
@@ -175,17 +175,29 @@ impl PlanRequest {
     }
 }
 
+/// A `campaign.plan` job, accepted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanAccepted {
+    /// The job that plans the campaign; its result names the draft campaign.
+    pub job_id: String,
+    /// Where the job's progress and result are read (`/api/jobs/{job_id}`).
+    pub status_url: String,
+    /// The planner's seed (the one given, or a random one): the same brief and seed plan the
+    /// same campaign.
+    pub seed: u64,
+}
+
 /// Plans a campaign from a brief: a `campaign.plan` job (202). Its result names the draft
 /// campaign; the plan, its tool-call trace and the ad sets are stored with it.
 #[utoipa::path(post, path = "/api/campaigns/plan", tag = "campaigns", request_body = PlanRequest,
-    responses((status = 202, description = "The job"), (status = 400, body = super::ErrorBody),
+    responses((status = 202, description = "The job", body = PlanAccepted), (status = 400, body = super::ErrorBody),
         (status = 503, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn plan(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ValidJson(body): ValidJson<PlanRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PlanAccepted>), ApiError> {
     let brief = body.validate()?;
     if state.orchestrator.text.is_none() {
         return Err(ApiError::ModelNotLoaded(
@@ -206,10 +218,11 @@ pub async fn plan(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            json!({"job_id": submitted.job.id, "status_url": format!("/api/jobs/{}", submitted.job.id),
-            "seed": brief.seed}),
-        ),
+        Json(PlanAccepted {
+            status_url: format!("/api/jobs/{}", submitted.job.id),
+            job_id: submitted.job.id,
+            seed: brief.seed,
+        }),
     ))
 }
 
@@ -221,15 +234,56 @@ async fn campaign_of(state: &AppState, owner: &str, id: &str) -> Result<Campaign
         .ok_or_else(|| ApiError::NotFound(format!("no campaign {id:?}")))
 }
 
+/// One ad set of a planned campaign.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdSetView {
+    pub id: String,
+    /// meta, google, tiktok or sandbox.
+    pub platform: String,
+    pub name: String,
+    /// `{countries, age_min, age_max, description}`.
+    #[schema(value_type = Object)]
+    pub targeting: Value,
+    /// The daily budget in millionths of the campaign's currency.
+    pub daily_budget_micros: i64,
+    pub status: String,
+    pub version: i64,
+}
+
+impl From<&AdSetRow> for AdSetView {
+    fn from(a: &AdSetRow) -> Self {
+        AdSetView {
+            id: a.id.clone(),
+            platform: a.platform.clone(),
+            name: a.name.clone(),
+            targeting: a.targeting.clone(),
+            daily_budget_micros: a.daily_budget_micros,
+            status: a.status.clone(),
+            version: a.version,
+        }
+    }
+}
+
+/// A campaign's plan and the ad sets made from it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignPlanView {
+    pub campaign_id: String,
+    /// The plan as the planner stored it (schedule, channels, audiences, concepts, KPIs).
+    #[schema(value_type = Object)]
+    pub plan: Value,
+    /// The campaign's ad sets.
+    pub ad_sets: Vec<AdSetView>,
+}
+
 /// The plan a campaign was made from (404 when it was not planned).
 #[utoipa::path(get, path = "/api/campaigns/{id}/plan", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The plan"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The plan", body = CampaignPlanView), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn read_plan(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CampaignPlanView>, ApiError> {
     let campaign = campaign_of(&state, &principal.owner_id, &id).await?;
     let plan = state
         .store
@@ -237,32 +291,76 @@ pub async fn read_plan(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("campaign {id} has no plan")))?;
     let ad_sets = state.store.list_ad_sets(&principal.owner_id, &id).await?;
-    Ok(Json(
-        json!({"campaign_id": id, "plan": plan, "ad_sets": ad_sets.iter().map(|a| json!({
-        "id": a.id, "platform": a.platform, "name": a.name, "targeting": a.targeting,
-        "daily_budget_micros": a.daily_budget_micros, "status": a.status, "version": a.version
-    })).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(CampaignPlanView {
+        campaign_id: id,
+        plan,
+        ad_sets: ad_sets.iter().map(AdSetView::from).collect(),
+    }))
+}
+
+/// One agent run with its recorded tool calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgentRunView {
+    pub id: String,
+    /// `planner` or `optimizer`.
+    pub agent: String,
+    pub seed: i64,
+    pub status: String,
+    /// What the agent was given.
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Every tool call and its result, in order.
+    #[schema(value_type = Object)]
+    pub trace: Value,
+    /// What the agent answered; null until it has.
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// Why the run failed; null unless it did.
+    pub error: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl From<&AgentRunRow> for AgentRunView {
+    fn from(r: &AgentRunRow) -> Self {
+        AgentRunView {
+            id: r.id.clone(),
+            agent: r.agent.clone(),
+            seed: r.seed,
+            status: r.status.clone(),
+            input: r.input.clone(),
+            trace: r.trace.clone(),
+            output: r.output.clone(),
+            error: r.error.clone(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A campaign's agent runs.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgentRunList {
+    /// Oldest first.
+    pub runs: Vec<AgentRunView>,
 }
 
 /// Every agent run of a campaign (planner, optimizer) with its recorded tool calls.
 #[utoipa::path(get, path = "/api/campaigns/{id}/runs", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The runs"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The runs", body = AgentRunList), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn runs(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentRunList>, ApiError> {
     campaign_of(&state, &principal.owner_id, &id).await?;
     let runs = state
         .store
         .list_agent_runs(&principal.owner_id, &id)
         .await?;
-    Ok(Json(json!({"runs": runs.iter().map(|r| json!({
-        "id": r.id, "agent": r.agent, "seed": r.seed, "status": r.status, "input": r.input,
-        "trace": r.trace, "output": r.output, "error": r.error, "created_at": r.created_at
-    })).collect::<Vec<_>>()})))
+    Ok(Json(AgentRunList {
+        runs: runs.iter().map(AgentRunView::from).collect(),
+    }))
 }
 
 /// Optimizer thresholds (defaults in `OptimizerPolicy`).
@@ -275,17 +373,72 @@ pub struct OptimizeRequest {
     pub seed: Option<u64>,
 }
 
-fn action_view(a: &ActionRow) -> Value {
-    json!({"id": a.id, "campaign_id": a.campaign_id, "run_id": a.run_id, "kind": a.kind,
-        "params": a.params, "reason": a.reason, "status": a.status, "result": a.result,
-        "created_at": a.created_at, "decided_at": a.decided_at})
+/// An action the optimizer proposed, and what became of it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    pub id: String,
+    pub campaign_id: String,
+    /// The optimizer run that proposed it.
+    pub run_id: String,
+    /// `pause_creative`, `scale_winner` or `shift_budget`.
+    pub kind: String,
+    /// The action's arguments (which creative, which ad set, how much).
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Why the optimizer proposed it, with the numbers.
+    pub reason: String,
+    /// `proposed`, `applied`, `rejected` or `failed`.
+    pub status: String,
+    /// What applying it did on the platforms; null until it was applied or failed.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was approved or rejected (milliseconds since the Unix epoch); null until then.
+    pub decided_at: Option<i64>,
+}
+
+impl From<&ActionRow> for ActionView {
+    fn from(a: &ActionRow) -> Self {
+        ActionView {
+            id: a.id.clone(),
+            campaign_id: a.campaign_id.clone(),
+            run_id: a.run_id.clone(),
+            kind: a.kind.clone(),
+            params: a.params.clone(),
+            reason: a.reason.clone(),
+            status: a.status.clone(),
+            result: a.result.clone(),
+            created_at: a.created_at,
+            decided_at: a.decided_at,
+        }
+    }
+}
+
+/// The optimizer run as `POST /api/campaigns/{id}/optimize` answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptimizerRunView {
+    pub id: String,
+    /// Every tool call and its result (the evidence), in order.
+    #[schema(value_type = Object)]
+    pub trace: Value,
+    /// What the optimizer concluded; null when it concluded nothing.
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+}
+
+/// An optimizer run and the actions it proposed (or applied, on auto-apply).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptimizeResult {
+    pub run: OptimizerRunView,
+    pub actions: Vec<ActionView>,
 }
 
 /// Runs the optimizer on the campaign's synced metrics: the run (with its evidence) and the
 /// proposed actions (applied at once when the campaign's policy is auto-apply).
 #[utoipa::path(post, path = "/api/campaigns/{id}/optimize", tag = "campaigns", params(("id" = String, Path)),
     request_body = OptimizeRequest,
-    responses((status = 201, description = "The run and its actions"), (status = 400, body = super::ErrorBody),
+    responses((status = 201, description = "The run and its actions", body = OptimizeResult), (status = 400, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn run_optimizer(
@@ -293,7 +446,7 @@ pub async fn run_optimizer(
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<OptimizeRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<OptimizeResult>), ApiError> {
     let campaign = campaign_of(&state, &principal.owner_id, &id).await?;
     let mut policy = OptimizerPolicy::default();
     if let Some(d) = body.min_days {
@@ -326,10 +479,14 @@ pub async fn run_optimizer(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"run": {"id": run.id, "trace": run.trace, "output": run.output},
-            "actions": actions.iter().map(action_view).collect::<Vec<_>>()}),
-        ),
+        Json(OptimizeResult {
+            run: OptimizerRunView {
+                id: run.id,
+                trace: run.trace,
+                output: run.output,
+            },
+            actions: actions.iter().map(ActionView::from).collect(),
+        }),
     ))
 }
 
@@ -340,17 +497,24 @@ pub struct ActionQuery {
     pub status: Option<String>,
 }
 
+/// A campaign's actions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionList {
+    /// Oldest first.
+    pub actions: Vec<ActionView>,
+}
+
 /// The campaign's actions, oldest first.
 #[utoipa::path(get, path = "/api/campaigns/{id}/actions", tag = "campaigns",
     params(("id" = String, Path), ActionQuery),
-    responses((status = 200, description = "The actions"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The actions", body = ActionList), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn actions(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidQuery(query): ValidQuery<ActionQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionList>, ApiError> {
     campaign_of(&state, &principal.owner_id, &id).await?;
     if let Some(s) = &query.status {
         one_of("status", s, &["proposed", "applied", "rejected", "failed"])?;
@@ -359,9 +523,9 @@ pub async fn actions(
         .store
         .list_actions(&principal.owner_id, &id, query.status.as_deref())
         .await?;
-    Ok(Json(
-        json!({"actions": rows.iter().map(action_view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(ActionList {
+        actions: rows.iter().map(ActionView::from).collect(),
+    }))
 }
 
 async fn proposed(state: &AppState, owner: &str, id: &str) -> Result<ActionRow, ApiError> {
@@ -381,31 +545,31 @@ async fn proposed(state: &AppState, owner: &str, id: &str) -> Result<ActionRow, 
 
 /// Applies a proposed action on the platforms (pause creatives, move budget).
 #[utoipa::path(post, path = "/api/actions/{id}/approve", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The decided action"), (status = 404, body = super::ErrorBody),
+    responses((status = 200, description = "The decided action", body = ActionView), (status = 404, body = super::ErrorBody),
         (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionView>, ApiError> {
     let action = proposed(&state, &principal.owner_id, &id).await?;
     let decided = apply_action(&state.orchestrator, &action)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(action_view(&decided)))
+    Ok(Json(ActionView::from(&decided)))
 }
 
 /// Rejects a proposed action; nothing changes on the platforms.
 #[utoipa::path(post, path = "/api/actions/{id}/reject", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The decided action"), (status = 404, body = super::ErrorBody),
+    responses((status = 200, description = "The decided action", body = ActionView), (status = 404, body = super::ErrorBody),
         (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn reject(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionView>, ApiError> {
     let action = proposed(&state, &principal.owner_id, &id).await?;
     state
         .store
@@ -422,7 +586,7 @@ pub async fn reject(
         .get_action(&principal.owner_id, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no action {id:?}")))?;
-    Ok(Json(action_view(&row)))
+    Ok(Json(ActionView::from(&row)))
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -432,17 +596,25 @@ pub struct PolicyRequest {
     pub auto_apply: bool,
 }
 
+/// A campaign's optimizer policy.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    pub campaign_id: String,
+    /// The optimizer's actions are applied without approval.
+    pub auto_apply: bool,
+}
+
 /// Sets the campaign's optimizer policy.
 #[utoipa::path(put, path = "/api/campaigns/{id}/policy", tag = "campaigns", params(("id" = String, Path)),
     request_body = PolicyRequest,
-    responses((status = 200, description = "The policy"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The policy", body = PolicyView), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn policy(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<PolicyRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     if !state
         .store
         .set_campaign_auto_apply(&principal.owner_id, &id, body.auto_apply)
@@ -450,9 +622,10 @@ pub async fn policy(
     {
         return Err(ApiError::NotFound(format!("no campaign {id:?}")));
     }
-    Ok(Json(
-        json!({"campaign_id": id, "auto_apply": body.auto_apply}),
-    ))
+    Ok(Json(PolicyView {
+        campaign_id: id,
+        auto_apply: body.auto_apply,
+    }))
 }
 
 /// A platform name the request already checked against `PLATFORMS`.

@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::campaigns::{PLATFORMS, date, in_units, one_of};
 use super::extract::{Auth, ValidJson, ValidQuery};
@@ -22,7 +22,7 @@ use crate::orchestrate::Platform;
 use crate::orchestrate::campaign::MAX_SYNC_DAYS;
 use crate::orchestrate::deploy::{DeployError, DeployInput};
 use crate::store::now_ms;
-use crate::store::orchestration::{DeploymentRow, MetricFilter};
+use crate::store::orchestration::{DeploymentRow, MetricFilter, MetricRow};
 
 /// Rows one metrics page lists at most.
 pub const MAX_METRIC_ROWS: i64 = 1000;
@@ -47,10 +47,55 @@ pub struct NewDeployment {
     pub platform: String,
 }
 
-fn view(d: &DeploymentRow) -> Value {
-    json!({"id": d.id, "campaign_id": d.campaign_id, "platform": d.platform, "status": d.status,
-        "job_id": d.job_id, "error": d.error, "version": d.version, "created_at": d.created_at,
-        "updated_at": d.updated_at})
+/// A campaign's deployment to one platform.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeploymentView {
+    pub id: String,
+    pub campaign_id: String,
+    /// meta, google, tiktok or sandbox.
+    pub platform: String,
+    /// `pending`, `deploying`, `active`, `paused` or `failed`.
+    pub status: String,
+    /// The latest `campaign.deploy` job; null before the first.
+    pub job_id: Option<String>,
+    /// Why the deployment failed; null unless it did.
+    pub error: Option<String>,
+    pub version: i64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Milliseconds since the Unix epoch.
+    pub updated_at: i64,
+}
+
+fn view(d: &DeploymentRow) -> DeploymentView {
+    DeploymentView {
+        id: d.id.clone(),
+        campaign_id: d.campaign_id.clone(),
+        platform: d.platform.clone(),
+        status: d.status.clone(),
+        job_id: d.job_id.clone(),
+        error: d.error.clone(),
+        version: d.version,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}
+
+/// A new deployment and the job that deploys it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeploymentStarted {
+    pub deployment: DeploymentView,
+    /// The `campaign.deploy` job.
+    pub job_id: String,
+}
+
+/// What `POST /api/deployments` answers: a new deployment with its job (202), or the existing
+/// deployment of that campaign and platform (200).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum DeploymentCreated {
+    Started(DeploymentStarted),
+    Existing(DeploymentView),
 }
 
 fn not_ready(e: DeployError) -> ApiError {
@@ -101,14 +146,15 @@ async fn submit_deploy(
 /// `campaign.deploy` job runs (202). One deployment per campaign and platform: a second POST
 /// answers the existing one (200).
 #[utoipa::path(post, path = "/api/deployments", tag = "campaigns", request_body = NewDeployment,
-    responses((status = 202, description = "Deploying"), (status = 200, description = "Exists already"),
+    responses((status = 202, description = "Deploying", body = DeploymentStarted),
+        (status = 200, description = "Exists already", body = DeploymentView),
         (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ValidJson(body): ValidJson<NewDeployment>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeploymentCreated>), ApiError> {
     one_of("platform", &body.platform, PLATFORMS)?;
     let owner = &principal.owner_id;
     let campaign = state
@@ -150,13 +196,16 @@ pub async fn create(
     }
     let (d, created) = state.store.create_or_get_deployment(&candidate).await?;
     if !created {
-        return Ok((StatusCode::OK, Json(view(&d))));
+        return Ok((StatusCode::OK, Json(DeploymentCreated::Existing(view(&d)))));
     }
     let job_id = submit_deploy(&state, &principal, &d, "1").await?;
     let d = state.store.get_deployment(owner, &d.id).await?.unwrap_or(d);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"deployment": view(&d), "job_id": job_id})),
+        Json(DeploymentCreated::Started(DeploymentStarted {
+            deployment: view(&d),
+            job_id,
+        })),
     ))
 }
 
@@ -178,14 +227,23 @@ fn page(limit: Option<i64>, offset: Option<i64>, max: i64) -> Result<(i64, i64),
     Ok((limit, offset))
 }
 
+/// A page of deployments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeploymentPage {
+    /// Newest first.
+    pub deployments: Vec<DeploymentView>,
+    /// Pass as `offset` for the next page; null on the last.
+    pub next_offset: Option<i64>,
+}
+
 /// The caller's deployments, newest first.
 #[utoipa::path(get, path = "/api/deployments", tag = "campaigns", params(DeploymentQuery),
-    responses((status = 200, description = "A page of deployments")), security(("api_key" = [])))]
+    responses((status = 200, description = "A page of deployments", body = DeploymentPage)), security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ValidQuery(q): ValidQuery<DeploymentQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentPage>, ApiError> {
     let (limit, offset) = page(q.limit, q.offset, 100)?;
     let rows = state
         .store
@@ -197,10 +255,10 @@ pub async fn list(
         )
         .await?;
     let more = rows.len() as i64 > limit;
-    Ok(Json(
-        json!({"deployments": rows.iter().take(limit as usize).map(view).collect::<Vec<_>>(),
-        "next_offset": more.then_some(offset + limit)}),
-    ))
+    Ok(Json(DeploymentPage {
+        deployments: rows.iter().take(limit as usize).map(view).collect(),
+        next_offset: more.then_some(offset + limit),
+    }))
 }
 
 async fn deployment(state: &AppState, owner: &str, id: &str) -> Result<DeploymentRow, ApiError> {
@@ -211,27 +269,50 @@ async fn deployment(state: &AppState, owner: &str, id: &str) -> Result<Deploymen
         .ok_or_else(|| ApiError::NotFound(format!("no deployment {id:?}")))
 }
 
+/// One object a deployment made on the platform.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlatformObject {
+    /// What it is (`campaign`, `ad_set`, `creative`, `ad`, ...).
+    pub kind: String,
+    /// adforge's id of what it stands for.
+    pub local_id: String,
+    /// The platform's id.
+    pub external_id: String,
+}
+
+/// A deployment with every platform object it made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeploymentDetail {
+    #[serde(flatten)]
+    pub deployment: DeploymentView,
+    /// From the ledger, in the order they were made.
+    pub objects: Vec<PlatformObject>,
+}
+
 /// A deployment with every platform object it made (kind, adforge id, platform id).
 #[utoipa::path(get, path = "/api/deployments/{id}", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The deployment"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The deployment", body = DeploymentDetail), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn read(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentDetail>, ApiError> {
     let d = deployment(&state, &principal.owner_id, &id).await?;
     let ledger = state.store.ledger(&principal.owner_id, &id).await?;
-    let mut out = view(&d);
-    out["objects"] = json!(
-        ledger
-            .iter()
-            .filter(|l| l.kind != "sync")
-            .map(|l| json!({
-        "kind": l.kind, "local_id": l.local_id, "external_id": l.external_id}))
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(out))
+    let objects = ledger
+        .into_iter()
+        .filter(|l| l.kind != "sync")
+        .map(|l| PlatformObject {
+            kind: l.kind,
+            local_id: l.local_id,
+            external_id: l.external_id,
+        })
+        .collect();
+    Ok(Json(DeploymentDetail {
+        deployment: view(&d),
+        objects,
+    }))
 }
 
 /// Forgets a deployment (its ledger and metrics); the platform's objects stay where they are.
@@ -253,17 +334,25 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A job started on a deployment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeploymentJob {
+    pub deployment_id: String,
+    /// The job (`campaign.deploy` or `campaign.sync`); follow it at `/api/jobs/{job_id}`.
+    pub job_id: String,
+}
+
 /// Runs the deployment again (after a failure, or to push creatives added since): what the
 /// ledger holds is reused, only what is missing is made.
 #[utoipa::path(post, path = "/api/deployments/{id}/redeploy", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 202, description = "Deploying"), (status = 400, body = super::ErrorBody),
+    responses((status = 202, description = "Deploying", body = DeploymentJob), (status = 400, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn redeploy(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeploymentJob>), ApiError> {
     let d = deployment(&state, &principal.owner_id, &id).await?;
     DeployInput::load(&state.store, &d)
         .await
@@ -271,7 +360,10 @@ pub async fn redeploy(
     let job_id = submit_deploy(&state, &principal, &d, &format!("v{}", d.version)).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"deployment_id": id, "job_id": job_id})),
+        Json(DeploymentJob {
+            deployment_id: id,
+            job_id,
+        }),
     ))
 }
 
@@ -285,7 +377,7 @@ pub struct SyncRequest {
 /// Reads the platform's daily rows into `/api/metrics` (a `campaign.sync` job, 202).
 #[utoipa::path(post, path = "/api/deployments/{id}/sync", tag = "campaigns", params(("id" = String, Path)),
     request_body = SyncRequest,
-    responses((status = 202, description = "Syncing"), (status = 400, body = super::ErrorBody),
+    responses((status = 202, description = "Syncing", body = DeploymentJob), (status = 400, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn sync(
@@ -293,7 +385,7 @@ pub async fn sync(
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<SyncRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeploymentJob>), ApiError> {
     let d = deployment(&state, &principal.owner_id, &id).await?;
     if let Some(days) = body.days {
         if d.platform != Platform::Sandbox.name() {
@@ -330,33 +422,36 @@ pub async fn sync(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"deployment_id": id, "job_id": submitted.job.id})),
+        Json(DeploymentJob {
+            deployment_id: id,
+            job_id: submitted.job.id,
+        }),
     ))
 }
 
 /// Pauses delivery: the platform's campaign object is paused and the deployment is `paused`.
 #[utoipa::path(post, path = "/api/deployments/{id}/pause", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "Paused"), (status = 404, body = super::ErrorBody),
+    responses((status = 200, description = "Paused", body = DeploymentView), (status = 404, body = super::ErrorBody),
         (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn pause(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentView>, ApiError> {
     set_delivery(&state, &principal.owner_id, &id, false).await
 }
 
 /// Resumes delivery of a paused deployment.
 #[utoipa::path(post, path = "/api/deployments/{id}/resume", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "Active again"), (status = 404, body = super::ErrorBody),
+    responses((status = 200, description = "Active again", body = DeploymentView), (status = 404, body = super::ErrorBody),
         (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn resume(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentView>, ApiError> {
     set_delivery(&state, &principal.owner_id, &id, true).await
 }
 
@@ -365,7 +460,7 @@ async fn set_delivery(
     owner: &str,
     id: &str,
     active: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentView>, ApiError> {
     use crate::orchestrate::platforms::ObjectKind;
     let d = deployment(state, owner, id).await?;
     let (from, to) = if active {
@@ -431,15 +526,62 @@ pub struct MetricQuery {
     pub offset: Option<i64>,
 }
 
+/// One ad's day on a platform.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricDay {
+    /// YYYY-MM-DD.
+    pub day: String,
+    pub platform: String,
+    pub deployment_id: String,
+    /// The creative the ad shows; null when the ad is not one of adforge's.
+    pub creative_id: Option<String>,
+    /// The platform's id of the ad.
+    pub ad_external_id: String,
+    pub impressions: i64,
+    pub clicks: i64,
+    /// Spend in millionths of the campaign's currency.
+    pub spend_micros: i64,
+    /// Conversions (fractional where the platform attributes fractions).
+    pub conversions: f64,
+    /// Revenue in millionths of the campaign's currency.
+    pub revenue_micros: i64,
+}
+
+impl From<&MetricRow> for MetricDay {
+    fn from(m: &MetricRow) -> Self {
+        MetricDay {
+            day: m.day.clone(),
+            platform: m.platform.clone(),
+            deployment_id: m.deployment_id.clone(),
+            creative_id: m.creative_id.clone(),
+            ad_external_id: m.ad_external_id.clone(),
+            impressions: m.impressions,
+            clicks: m.clicks,
+            spend_micros: m.spend_micros,
+            conversions: m.conversions,
+            revenue_micros: m.revenue_micros,
+        }
+    }
+}
+
+/// A page of daily metric rows.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricPage {
+    /// By day, then ad.
+    pub rows: Vec<MetricDay>,
+    /// Pass as `offset` for the next page; null on the last.
+    pub next_offset: Option<i64>,
+}
+
 /// Daily rows per ad (impressions, clicks, spend, conversions, revenue), by day.
 #[utoipa::path(get, path = "/api/metrics", tag = "campaigns", params(MetricQuery),
-    responses((status = 200, description = "A page of rows"), (status = 400, body = super::ErrorBody)),
+    responses((status = 200, description = "A page of rows", body = MetricPage), (status = 400, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn metrics(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ValidQuery(q): ValidQuery<MetricQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MetricPage>, ApiError> {
     let (limit, offset) = page(
         Some(q.limit.unwrap_or(MAX_METRIC_ROWS)),
         q.offset,
@@ -467,14 +609,14 @@ pub async fn metrics(
         )
         .await?;
     let more = rows.len() as i64 > limit;
-    Ok(Json(json!({
-        "rows": rows.iter().take(limit as usize).map(|m| json!({
-            "day": m.day, "platform": m.platform, "deployment_id": m.deployment_id,
-            "creative_id": m.creative_id, "ad_external_id": m.ad_external_id,
-            "impressions": m.impressions, "clicks": m.clicks, "spend_micros": m.spend_micros,
-            "conversions": m.conversions, "revenue_micros": m.revenue_micros})).collect::<Vec<_>>(),
-        "next_offset": more.then_some(offset + limit),
-    })))
+    Ok(Json(MetricPage {
+        rows: rows
+            .iter()
+            .take(limit as usize)
+            .map(MetricDay::from)
+            .collect(),
+        next_offset: more.then_some(offset + limit),
+    }))
 }
 
 #[derive(Default, Clone, Copy)]
@@ -487,7 +629,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, m: &crate::store::orchestration::MetricRow) {
+    fn add(&mut self, m: &MetricRow) {
         self.impressions += m.impressions;
         self.clicks += m.clicks;
         self.spend += m.spend_micros;
@@ -495,27 +637,106 @@ impl Totals {
         self.revenue += m.revenue_micros;
     }
 
-    fn view(&self, currency: &str) -> Value {
+    fn view(&self, currency: &str) -> ReportTotals {
         let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
-        json!({"impressions": self.impressions, "clicks": self.clicks,
-            "spend": in_units(self.spend, currency), "spend_micros": self.spend,
-            "conversions": self.conversions, "revenue": in_units(self.revenue, currency),
-            "ctr": ratio(self.clicks as f64, self.impressions as f64),
-            "cpa": ratio(self.spend as f64 / 1e6, self.conversions),
-            "roas": ratio(self.revenue as f64, self.spend as f64)})
+        ReportTotals {
+            impressions: self.impressions,
+            clicks: self.clicks,
+            spend: in_units(self.spend, currency),
+            spend_micros: self.spend,
+            conversions: self.conversions,
+            revenue: in_units(self.revenue, currency),
+            ctr: ratio(self.clicks as f64, self.impressions as f64),
+            cpa: ratio(self.spend as f64 / 1e6, self.conversions),
+            roas: ratio(self.revenue as f64, self.spend as f64),
+        }
     }
+}
+
+/// Totals over a set of daily rows, with the ratios computed from them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportTotals {
+    pub impressions: i64,
+    pub clicks: i64,
+    /// A decimal string in the currency's units.
+    pub spend: String,
+    /// Spend in millionths of the currency.
+    pub spend_micros: i64,
+    pub conversions: f64,
+    /// A decimal string in the currency's units.
+    pub revenue: String,
+    /// Clicks per impression; null without impressions.
+    pub ctr: Option<f64>,
+    /// Spend (in units) per conversion; null without conversions.
+    pub cpa: Option<f64>,
+    /// Revenue per spend; null without spend.
+    pub roas: Option<f64>,
+}
+
+/// One platform's totals.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlatformTotals {
+    pub platform: String,
+    #[serde(flatten)]
+    pub totals: ReportTotals,
+}
+
+/// One creative's totals.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreativeTotals {
+    /// Empty for rows of ads that are not adforge's creatives.
+    pub creative_id: String,
+    #[serde(flatten)]
+    pub totals: ReportTotals,
+}
+
+/// The best creative (conversions per click) tested against the others pooled.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BestVsRest {
+    pub best_creative_id: String,
+    /// The best creative's conversions per click.
+    pub conversion_rate: f64,
+    /// The other creatives' conversions per click, pooled (0 when there are none).
+    pub others_conversion_rate: f64,
+    /// The z statistic.
+    pub z: f64,
+    /// Two-sided (1 when there are no other clicks).
+    pub p_value: f64,
+    /// The test's name.
+    pub test: &'static str,
+}
+
+/// A campaign's results from its synced metrics.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignReport {
+    pub campaign_id: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Days with rows.
+    pub days: usize,
+    /// The first day with rows (YYYY-MM-DD); null without rows.
+    pub first_day: Option<String>,
+    /// The last day with rows (YYYY-MM-DD); null without rows.
+    pub last_day: Option<String>,
+    pub totals: ReportTotals,
+    /// Per platform, by name.
+    pub platforms: Vec<PlatformTotals>,
+    /// Per creative, by id.
+    pub creatives: Vec<CreativeTotals>,
+    /// Null when no creative has clicks.
+    pub best_vs_rest: Option<BestVsRest>,
 }
 
 /// A campaign's results: totals, per platform, per creative (CTR, CPA, ROAS), days covered,
 /// and the best creative (conversions per click) tested against the others pooled.
 #[utoipa::path(get, path = "/api/campaigns/{id}/report", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, description = "The report"), (status = 404, body = super::ErrorBody)),
+    responses((status = 200, description = "The report", body = CampaignReport), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn report(
     State(state): State<AppState>,
     Auth(principal): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CampaignReport>, ApiError> {
     let owner = &principal.owner_id;
     let campaign = state
         .store
@@ -578,17 +799,36 @@ pub async fn report(
         } else {
             1.0
         };
-        json!({"best_creative_id": best_id, "conversion_rate": p1, "others_conversion_rate": p2,
-            "z": z, "p_value": p_value, "test": "two-proportion z-test, conversions per click"})
+        BestVsRest {
+            best_creative_id: best_id,
+            conversion_rate: p1,
+            others_conversion_rate: p2,
+            z,
+            p_value,
+            test: "two-proportion z-test, conversions per click",
+        }
     });
-    Ok(Json(json!({
-        "campaign_id": id, "currency": cur, "days": days.len(),
-        "first_day": days.iter().next(), "last_day": days.iter().next_back(),
-        "totals": total.view(cur),
-        "platforms": by_platform.iter().map(|(p, t)| {
-            let mut v = t.view(cur); v["platform"] = json!(p); v }).collect::<Vec<_>>(),
-        "creatives": by_creative.iter().map(|(c, t)| {
-            let mut v = t.view(cur); v["creative_id"] = json!(c); v }).collect::<Vec<_>>(),
-        "best_vs_rest": test,
-    })))
+    Ok(Json(CampaignReport {
+        campaign_id: id,
+        currency: cur.clone(),
+        days: days.len(),
+        first_day: days.iter().next().cloned(),
+        last_day: days.iter().next_back().cloned(),
+        totals: total.view(cur),
+        platforms: by_platform
+            .iter()
+            .map(|(p, t)| PlatformTotals {
+                platform: p.clone(),
+                totals: t.view(cur),
+            })
+            .collect(),
+        creatives: by_creative
+            .iter()
+            .map(|(c, t)| CreativeTotals {
+                creative_id: c.clone(),
+                totals: t.view(cur),
+            })
+            .collect(),
+        best_vs_rest: test,
+    }))
 }

@@ -10,10 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::analytics::AbTestStatistics;
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::orchestrate::analytics::charts;
@@ -36,19 +37,39 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// An experiment as recorded, with its statistics.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedExperiment {
+    pub id: String,
+    pub campaign_id: String,
+    pub name: String,
+    /// Every statistic of its final counts, as `POST /api/analytics/abtest` answers them.
+    pub statistics: AbTestStatistics,
+    /// Per variant, the sequential test's last always-valid p-value; null without daily counts.
+    pub sequential_p_values: Vec<Option<f64>>,
+}
+
+/// `store_experiment`'s answer as the routes send it (a key it does not know is a 500, not a
+/// field silently left out).
+fn recorded(value: Value) -> Result<RecordedExperiment, ApiError> {
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::Internal(format!("the recorded experiment: {e}")))
+}
+
 /// Records an experiment's counts against a campaign and answers its statistics.
 #[utoipa::path(post, path = "/api/analytics/experiments", tag = "analytics",
     request_body = ExperimentRequest,
-    responses((status = 201, description = "Recorded, with its statistics"),
+    responses((status = 201, description = "Recorded, with its statistics", body = RecordedExperiment),
         (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn record(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ValidJson(body): ValidJson<ExperimentRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let recorded = store_experiment(&state.store, &principal.owner_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(recorded)))
+) -> Result<(StatusCode, Json<RecordedExperiment>), ApiError> {
+    let stored = store_experiment(&state.store, &principal.owner_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(recorded(stored)?)))
 }
 
 /// Records the campaign's creatives on one platform as an experiment, from the synced daily
@@ -56,7 +77,7 @@ pub async fn record(
 /// day feed the sequential test. Answers as `POST /api/analytics/experiments` does.
 #[utoipa::path(post, path = "/api/campaigns/{id}/experiment", tag = "analytics",
     params(("id" = String, Path)), request_body = FromMetrics,
-    responses((status = 201, description = "Recorded, with its statistics"),
+    responses((status = 201, description = "Recorded, with its statistics", body = RecordedExperiment),
         (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn from_metrics(
@@ -64,11 +85,11 @@ pub async fn from_metrics(
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<FromMetrics>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RecordedExperiment>), ApiError> {
     let owner = &principal.owner_id;
     let request = experiments::from_metrics(&state.store, owner, &id, &body).await?;
-    let recorded = store_experiment(&state.store, owner, &request).await?;
-    Ok((StatusCode::CREATED, Json(recorded)))
+    let stored = store_experiment(&state.store, owner, &request).await?;
+    Ok((StatusCode::CREATED, Json(recorded(stored)?)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::types::{OneOrMany, bad};
@@ -40,6 +40,39 @@ pub struct EmbeddingRequest {
 pub struct EmbeddingUsage {
     pub prompt_tokens: usize,
     pub total_tokens: usize,
+}
+
+/// One input's embedding: a list of floats, or with `encoding_format: "base64"` the
+/// little-endian f32 bytes in base64.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    /// The floats (the model's f32 values, widened to f64).
+    Float(Vec<f64>),
+    /// Base64 of the little-endian f32 bytes.
+    Base64(String),
+}
+
+/// One input's embedding, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingObject {
+    /// Always `embedding`.
+    pub object: &'static str,
+    /// The input's position in the request.
+    pub index: usize,
+    pub embedding: EmbeddingVector,
+}
+
+/// OpenAI's embeddings response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmbeddingList {
+    /// Always `list`.
+    pub object: &'static str,
+    /// One per input, in input order.
+    pub data: Vec<EmbeddingObject>,
+    /// The model that embedded them.
+    pub model: String,
+    pub usage: EmbeddingUsage,
 }
 
 fn embed_service(state: &AppState) -> Result<&EmbedService, ApiError> {
@@ -83,14 +116,14 @@ fn inputs(input: Value) -> Result<Vec<String>, ApiError> {
 
 /// Sentence embeddings (OpenAI `/v1/embeddings`), L2-normalised, batched across requests.
 #[utoipa::path(post, path = "/v1/embeddings", tag = "inference", request_body = EmbeddingRequest,
-    responses((status = 200, description = "A list of embedding objects"),
+    responses((status = 200, description = "A list of embedding objects", body = EmbeddingList),
         (status = 400, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody),
         (status = 429, body = crate::api::ErrorBody), (status = 503, body = crate::api::ErrorBody)))]
 pub async fn embeddings(
     State(state): State<AppState>,
     _auth: InferenceAuth,
     ValidJson(body): ValidJson<EmbeddingRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EmbeddingList>, ApiError> {
     let service = embed_service(&state)?;
     if body.model != service.name {
         return Err(ApiError::NotFound(format!(
@@ -121,24 +154,32 @@ pub async fn embeddings(
         EmbedError::TooLong { .. } => bad(e.to_string()),
         other => ApiError::Internal(other.to_string()),
     })?;
-    let data: Vec<Value> = result
+    let data = result
         .vectors
         .iter()
         .enumerate()
         .map(|(index, vector)| {
             let embedding = if base64 {
                 let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+                EmbeddingVector::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
-                json!(vector)
+                // Widened as `json!` widened them before, so the digits sent are unchanged.
+                EmbeddingVector::Float(vector.iter().map(|&x| f64::from(x)).collect())
             };
-            json!({"object": "embedding", "index": index, "embedding": embedding})
+            EmbeddingObject {
+                object: "embedding",
+                index,
+                embedding,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "object": "list",
-        "data": data,
-        "model": service.name,
-        "usage": EmbeddingUsage { prompt_tokens: result.tokens, total_tokens: result.tokens },
-    })))
+    Ok(Json(EmbeddingList {
+        object: "list",
+        data,
+        model: service.name.clone(),
+        usage: EmbeddingUsage {
+            prompt_tokens: result.tokens,
+            total_tokens: result.tokens,
+        },
+    }))
 }
