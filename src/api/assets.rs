@@ -235,7 +235,7 @@ fn asset_error(id: &str, e: crate::store::assets::AssetError) -> ApiError {
 /// asset is in one, else this server's content route (which needs the caller's credentials).
 #[utoipa::path(get, path = "/api/assets/{id}/url", tag = "assets", params(("id" = String, Path),
     ("ttl_secs" = Option<u64>, Query, description = "60 to 86400, default 900")),
-    responses((status = 200, description = "{url, expires_in, presigned}"),
+    responses((status = 200, body = AssetUrl),
         (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn download_url(
@@ -243,7 +243,7 @@ pub async fn download_url(
     Auth(principal): Auth,
     Path(id): Path<String>,
     ValidQuery(query): ValidQuery<UrlQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AssetUrl>, ApiError> {
     let row = find(&state, &principal.owner_id, &id).await?;
     let ttl = query.ttl_secs.unwrap_or(900);
     if !(60..=86_400).contains(&ttl) {
@@ -257,10 +257,28 @@ pub async fn download_url(
         .await
         .map_err(|e| asset_error(&row.id, e))?;
     Ok(Json(match presigned {
-        Some(url) => serde_json::json!({"url": url, "expires_in": ttl, "presigned": true}),
-        None => serde_json::json!({"url": format!("/api/assets/{}/content", row.id),
-            "expires_in": null, "presigned": false}),
+        Some(url) => AssetUrl {
+            url,
+            expires_in: Some(ttl),
+            presigned: true,
+        },
+        None => AssetUrl {
+            url: format!("/api/assets/{}/content", row.id),
+            expires_in: None,
+            presigned: false,
+        },
     }))
+}
+
+/// Where an asset can be downloaded.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AssetUrl {
+    /// A presigned bucket URL, or this server's `/api/assets/{id}/content` (which needs the
+    /// caller's credentials) when the bytes are on local disk.
+    pub url: String,
+    /// Seconds the presigned URL stays valid; null for the server's own route.
+    pub expires_in: Option<u64>,
+    pub presigned: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
