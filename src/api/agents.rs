@@ -310,7 +310,7 @@ pub struct AgentRunView {
     #[schema(value_type = Object)]
     pub input: Value,
     /// Every tool call and its result, in order.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub trace: Value,
     /// What the agent answered; null until it has.
     #[schema(value_type = Option<Object>)]
@@ -420,7 +420,7 @@ impl From<&ActionRow> for ActionView {
 pub struct OptimizerRunView {
     pub id: String,
     /// Every tool call and its result (the evidence), in order.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub trace: Value,
     /// What the optimizer concluded; null when it concluded nothing.
     #[schema(value_type = Option<Object>)]
