@@ -136,11 +136,31 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
         assert!(tools.contains(&tool), "{tool} missing from {tools:?}");
     }
 
-    // The same seed plans the same words (deterministic with a seed).
-    let (_, again) = send(server.post("/api/campaigns/plan", &brief())).await;
+    // The same seed plans the same words (deterministic with a seed; the budget is not in the
+    // words' prompt). A total that does not divide over the 21 days: the daily budget is whole
+    // cents, the total is the brief's exactly with the rest stated as unallocated, and the plan
+    // can be approved (PATCH with If-Match), which refuses a fraction of a cent.
+    let mut uneven = brief();
+    uneven["total_budget"] = json!("2100.10");
+    let (_, again) = send(server.post("/api/campaigns/plan", &uneven)).await;
     let replanned = job_result(&server, again["job_id"].as_str().unwrap(), long).await;
     assert_eq!(planned["plan"]["concepts"], replanned["plan"]["concepts"]);
     assert_ne!(planned["campaign_id"], replanned["campaign_id"]);
+    assert_eq!(replanned["plan"]["total_budget_micros"], 2_100_100_000);
+    assert_eq!(replanned["plan"]["daily_budget_micros"], 100_000_000);
+    assert_eq!(replanned["plan"]["unallocated_micros"], 100_000);
+    let replanned_id = replanned["campaign_id"].as_str().unwrap();
+    let (status, approved) = send(
+        server
+            .client
+            .patch(server.url(&format!("/api/campaigns/{replanned_id}")))
+            .bearer_auth(&server.admin_key)
+            .header("if-match", "\"1\"")
+            .json(&json!({"status": "active"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "active", "{approved}");
 
     // Creatives: refused formats leave no job; then the set from the plan's concepts.
     let (status, body) = send(server.post(

@@ -183,6 +183,8 @@ export interface Plan {
   currency?: string;
   total_budget_micros?: number;
   daily_budget_micros?: number;
+  /** What the whole-minor-unit daily budget leaves of the total (less than a minor unit a day). */
+  unallocated_micros?: number;
   schedule?: { start_date: string; end_date: string; days: number; phases: { name: string; days: number; rule: string }[] };
   channels?: PlanChannel[];
   concepts?: { name: string; angle: string; copy: Record<string, Partial<CopyVariant>> | null }[];

@@ -79,6 +79,12 @@ fn platform_names(platforms: &[Platform]) -> String {
         .join(", ")
 }
 
+/// Micros in one minor unit of `currency` (a cent: 10,000 when the code is not known).
+pub fn minor_unit_micros(currency: &str) -> i64 {
+    super::platforms::money::Currency::from_code(currency)
+        .map_or(10_000, |c| c.micros_per_minor_unit())
+}
+
 /// Whole days from start to end, both included.
 pub fn days(start: Date, end: Date) -> i64 {
     (end - start).whole_days() + 1
@@ -255,13 +261,15 @@ fn make_distinct(words: &mut Value) {
 /// Splits `daily_micros` over the platforms: weights from past conversions per spend (each
 /// platform's rate shrunk toward the pooled rate with the weight of 100 units of spend; equal
 /// weights without history), every platform at least its minimum, rounded to whole minor units
-/// of 0.01 with the remainder given by largest fraction, so the parts sum exactly.
+/// (`unit` micros each) with the remainder given by largest fraction, so the parts sum exactly.
+/// A daily budget in whole minor units gives parts in whole minor units.
 pub fn budget_split(
     platforms: &[Platform],
     daily_micros: i64,
+    unit: i64,
     past: &Value,
 ) -> Result<Vec<(Platform, i64, f64)>, String> {
-    const UNIT: i64 = 10_000; // one cent in micros
+    let unit = unit.max(1);
     let minimums: Vec<i64> = platforms
         .iter()
         .map(|p| min_daily_units(*p) * 1_000_000)
@@ -305,7 +313,7 @@ pub fn budget_split(
         })
         .collect();
     let sum_w: f64 = weights.iter().sum();
-    let spare = (daily_micros - floor_total) / UNIT; // cents to share
+    let spare = (daily_micros - floor_total) / unit; // minor units to share
     let raw: Vec<f64> = weights.iter().map(|w| spare as f64 * w / sum_w).collect();
     let mut cents: Vec<i64> = raw.iter().map(|r| r.floor() as i64).collect();
     let mut left = spare - cents.iter().sum::<i64>();
@@ -322,12 +330,12 @@ pub fn budget_split(
         cents[i] += 1;
         left -= 1;
     }
-    let remainder = (daily_micros - floor_total) % UNIT; // sub-cent rest goes to the first
+    let remainder = (daily_micros - floor_total) % unit; // a fraction of a unit goes to the first
     Ok(platforms
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let micros = minimums[i] + cents[i] * UNIT + if i == 0 { remainder } else { 0 };
+            let micros = minimums[i] + cents[i] * unit + if i == 0 { remainder } else { 0 };
             (*p, micros, weights[i] / sum_w)
         })
         .collect())
@@ -400,7 +408,10 @@ pub async fn plan(
         )));
     }
     let n_days = days(start, end);
-    let daily_micros = brief.total_budget_micros / n_days;
+    // The daily budget in whole minor units of the currency (platforms and the campaign's own
+    // checks refuse a fraction of one); what that leaves of the total is stated in the plan.
+    let unit = minor_unit_micros(&brief.currency);
+    let daily_micros = brief.total_budget_micros / n_days / unit * unit;
     let mut trace: Vec<ToolCall> = Vec::new();
 
     let words = write_words(backend, brief).await?;
@@ -533,6 +544,100 @@ fn summary(result: &Value) -> String {
 mod tests {
     use super::*;
 
+    /// Plans over currencies (0, 2 and 3 decimals), totals that do not divide evenly, schedule
+    /// lengths and platform sets: the daily budget and every ad set's are whole minor units
+    /// (what the campaign's PATCH and the platforms require), the ad sets sum to the daily
+    /// budget, and daily x days + unallocated is the brief's total exactly, with less than one
+    /// minor unit a day unallocated.
+    #[test]
+    fn plans_keep_whole_minor_units_and_the_exact_total() {
+        use crate::orchestrate::platforms::money::{Currency, Micros};
+        let platform_sets: [&[Platform]; 4] = [
+            &[Platform::Meta, Platform::Google, Platform::Tiktok],
+            &[Platform::Sandbox],
+            &[Platform::Google, Platform::Meta],
+            &[Platform::Tiktok],
+        ];
+        let words = json!({"campaign_name": "Ridgeline Roasters",
+            "concepts": [{"name": "Morning", "angle": "calm"}],
+            "audiences": [{"name": "Home brewers", "description": "people who brew at home"}]});
+        let start = Date::from_calendar_date(2026, time::Month::December, 14).unwrap();
+        let mut checked = 0;
+        for currency in ["USD", "JPY", "KWD", "EUR"] {
+            let unit = minor_unit_micros(currency);
+            let money = Currency::from_code(currency).unwrap();
+            for total_units in [
+                3_000_000_000_i64,
+                1_400_000_000,
+                999_990_000,
+                12_345_678_000,
+            ] {
+                // Whole minor units of this currency, as the API accepts them.
+                let total = total_units / unit * unit;
+                for n_days in [1_i64, 7, 28, 31, 90] {
+                    for platforms in platform_sets {
+                        let end = start + time::Duration::days(n_days - 1);
+                        let brief = PlanBrief {
+                            product: "coffee subscription".into(),
+                            audience: String::new(),
+                            objective: "sales".into(),
+                            currency: currency.into(),
+                            total_budget_micros: total,
+                            start_date: start.to_string(),
+                            end_date: end.to_string(),
+                            platforms: platforms.to_vec(),
+                            countries: vec!["US".into()],
+                            age_min: None,
+                            age_max: None,
+                            landing_url: "https://example.com".into(),
+                            seed: 1,
+                        };
+                        let daily = total / n_days / unit * unit;
+                        let Ok(split) = budget_split(platforms, daily, unit, &json!({})) else {
+                            continue; // under the platforms' minimum: the API refuses it
+                        };
+                        let state = ToolState {
+                            split: Some(split),
+                            ..ToolState::default()
+                        };
+                        let plan = assemble(&brief, &words, &state, start, end, daily).unwrap();
+                        validate(&plan, &brief).unwrap();
+                        assert_eq!(plan.total_budget_micros, total);
+                        assert_eq!(
+                            plan.daily_budget_micros * n_days + plan.unallocated_micros,
+                            total
+                        );
+                        assert!((0..n_days * unit).contains(&plan.unallocated_micros));
+                        Micros(plan.daily_budget_micros)
+                            .to_minor_units(&money)
+                            .unwrap();
+                        for c in &plan.channels {
+                            Micros(c.daily_budget_micros)
+                                .to_minor_units(&money)
+                                .unwrap();
+                        }
+                        assert_eq!(
+                            plan.channels
+                                .iter()
+                                .map(|c| c.daily_budget_micros)
+                                .sum::<i64>(),
+                            plan.daily_budget_micros
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 200,
+            "only {checked} plans were within the minimums"
+        );
+        // The case: $3,000 over 28 days is 107.14 a day, 0.08 unallocated.
+        let unit = minor_unit_micros("USD");
+        let daily = 3_000_000_000 / 28 / unit * unit;
+        assert_eq!((daily, 3_000_000_000 - daily * 28), (107_140_000, 80_000));
+    }
+
     #[test]
     fn repeated_names_are_asked_again_then_numbered() {
         let mut words = json!({"campaign_name": "Cold brew",
@@ -556,13 +661,18 @@ mod tests {
         let platforms = vec![Platform::Meta, Platform::Tiktok, Platform::Google];
         let past = json!({"meta": {"spend": 1000.0, "conversions": 50.0},
                           "tiktok": {"spend": 1000.0, "conversions": 10.0}});
-        let split = budget_split(&platforms, 100_333_333, &past).unwrap();
+        let split = budget_split(&platforms, 100_333_333, 10_000, &past).unwrap();
         assert_eq!(split.iter().map(|s| s.1).sum::<i64>(), 100_333_333);
         assert!(split[1].1 >= 20_000_000);
         assert!(split[0].1 > split[2].1 && split[2].1 > 20_000_000 - 1);
-        assert!(budget_split(&platforms, 21_000_000, &past).is_err());
-        let even =
-            budget_split(&[Platform::Meta, Platform::Google], 50_000_000, &json!({})).unwrap();
+        assert!(budget_split(&platforms, 21_000_000, 10_000, &past).is_err());
+        let even = budget_split(
+            &[Platform::Meta, Platform::Google],
+            50_000_000,
+            10_000,
+            &json!({}),
+        )
+        .unwrap();
         assert_eq!((even[0].1, even[1].1), (25_000_000, 25_000_000));
     }
 }

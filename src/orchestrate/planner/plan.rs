@@ -20,8 +20,14 @@ pub struct CampaignPlan {
     pub name: String,
     pub objective: String,
     pub currency: String,
+    /// The brief's total, exactly.
     pub total_budget_micros: i64,
+    /// Whole minor units of the currency: the total over the schedule, rounded down.
     pub daily_budget_micros: i64,
+    /// What the whole-minor-unit daily budget leaves of the total over the schedule (less than
+    /// one minor unit a day): not allocated to any day, so never spent. `daily_budget_micros`
+    /// times the schedule's days plus this is the total.
+    pub unallocated_micros: i64,
     pub schedule: PlanSchedule,
     /// One ad set per platform, with its share of the daily budget.
     pub channels: Vec<PlanChannel>,
@@ -218,8 +224,9 @@ pub(super) fn assemble(
         name: text(&words["campaign_name"]).unwrap_or_default(),
         objective: brief.objective.clone(),
         currency: brief.currency.clone(),
-        total_budget_micros: daily_micros * n_days,
+        total_budget_micros: brief.total_budget_micros,
         daily_budget_micros: daily_micros,
+        unallocated_micros: brief.total_budget_micros - daily_micros * n_days,
         schedule: PlanSchedule {
             start_date: brief.start_date.clone(),
             end_date: brief.end_date.clone(),
@@ -249,6 +256,29 @@ pub(super) fn assemble(
 pub fn validate(plan: &CampaignPlan, brief: &PlanBrief) -> Result<(), PlanError> {
     let bad = |m: String| Err(PlanError::Invalid(m));
     let daily = plan.daily_budget_micros;
+    let unit = super::minor_unit_micros(&brief.currency);
+    let days = plan.schedule.days;
+    if plan.total_budget_micros != brief.total_budget_micros
+        || daily * days + plan.unallocated_micros != plan.total_budget_micros
+        || !(0..days * unit).contains(&plan.unallocated_micros)
+    {
+        return bad(format!(
+            "total_budget_micros: {} a day for {days} days and {} unallocated is not the \
+             brief's total of {}",
+            daily, plan.unallocated_micros, brief.total_budget_micros
+        ));
+    }
+    if let Some((i, c)) = plan
+        .channels
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.daily_budget_micros % unit != 0)
+    {
+        return bad(format!(
+            "channels[{i}].daily_budget_micros: {} is not a whole number of {} minor units",
+            c.daily_budget_micros, brief.currency
+        ));
+    }
     let sum: i64 = plan.channels.iter().map(|c| c.daily_budget_micros).sum();
     if daily <= 0 || sum != daily {
         return bad(format!(

@@ -98,8 +98,13 @@ pub(super) async fn run_tool(
         }
         PlannerTool::EstimateBudgetSplit => {
             let past = state.past.clone().unwrap_or_else(|| json!({}));
-            let split =
-                budget_split(&brief.platforms, daily_micros, &past).map_err(PlanError::Invalid)?;
+            let split = budget_split(
+                &brief.platforms,
+                daily_micros,
+                super::minor_unit_micros(&brief.currency),
+                &past,
+            )
+            .map_err(PlanError::Invalid)?;
             let result = json!(
                 split
                     .iter()

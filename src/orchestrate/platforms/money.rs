@@ -214,7 +214,8 @@ impl Currency {
         self.exponent
     }
 
-    fn micros_per_minor_unit(&self) -> i64 {
+    /// Micros in one minor unit: 10,000 for USD, 1,000,000 for JPY, 1,000 for KWD.
+    pub fn micros_per_minor_unit(&self) -> i64 {
         10i64.pow(6 - u32::from(self.exponent))
     }
 }

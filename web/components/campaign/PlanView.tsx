@@ -17,7 +17,15 @@ export default function PlanView({ campaign, data }: { campaign: Campaign; data:
       <Card title="Plan">
         <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4">
           <div><dt className="text-slate-600">Total budget</dt><dd className="font-medium">{formatMoney(plan.total_budget_micros, cur)}</dd></div>
-          <div><dt className="text-slate-600">Daily budget</dt><dd className="font-medium">{formatMoney(plan.daily_budget_micros, cur)}</dd></div>
+          <div>
+            <dt className="text-slate-600">Daily budget</dt>
+            <dd className="font-medium">{formatMoney(plan.daily_budget_micros, cur)}</dd>
+            {plan.unallocated_micros ? (
+              <dd className="text-xs text-slate-600" data-testid="plan-unallocated">
+                {formatMoney(plan.unallocated_micros, cur)} of the total is left unallocated, so that the daily budget is a whole amount
+              </dd>
+            ) : null}
+          </div>
           <div><dt className="text-slate-600">Schedule</dt><dd className="font-medium">{plan.schedule ? `${plan.schedule.start_date} → ${plan.schedule.end_date} (${plan.schedule.days} days)` : '—'}</dd></div>
           <div><dt className="text-slate-600">Landing page</dt><dd className="break-all font-medium">{plan.landing_url ?? '—'}</dd></div>
         </dl>
