@@ -125,11 +125,19 @@ done
 total=${#ids[@]}
 
 log "waiting for w1 to be running a job, then killing it"
+# w1 is frozen (SIGSTOP) before the job is checked again: a job that w1 finished in the moment
+# between the first look and the kill would otherwise be taken for the killed one.
 victim=""
 for _ in $(seq 1 600); do
   victim=$(psql_q "SELECT id FROM jobs WHERE state = 'running' AND worker_id = 'w1' LIMIT 1")
   done_jobs=$(psql_q "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
-  [ -n "$victim" ] && [ "$done_jobs" -ge 1 ] && break
+  if [ -n "$victim" ] && [ "$done_jobs" -ge 1 ]; then
+    kill -STOP "$w1"
+    sleep 0.3 # a commit already on its way lands first
+    [ "$(psql_q "SELECT state FROM jobs WHERE id = '$victim'")" = running ] && break
+    kill -CONT "$w1"
+    victim=""
+  fi
   sleep 0.2
 done
 [ -n "$victim" ] || { log "w1 never ran a job"; tail -30 "$work/w1.log"; exit 1; }
