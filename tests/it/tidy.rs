@@ -70,29 +70,42 @@ fn missing_docs(files: &[Source]) -> Vec<String> {
         .collect()
 }
 
-/// `path:line: text` of each use of one of `crates` (as `crate::` or `use crate`) in a file
-/// that `allowed` does not accept.
+/// Whether a path starts at byte `i` of `code`, rather than only ending there
+/// (`crate::jobs::redis::RedisQueue` names adforge's module `redis`, not the crate).
+fn starts_path(code: &str, i: usize) -> bool {
+    let before = code[..i].chars().next_back().unwrap_or(' ');
+    !(before.is_alphanumeric() || before == '_' || before == ':')
+}
+
+/// `path:line: text` of each line whose code `hit` accepts, in files `allowed` does not accept.
+fn lines_where(
+    files: &[Source],
+    allowed: impl Fn(&str) -> bool,
+    hit: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| !allowed(&f.path))
+        .flat_map(|f| {
+            f.text
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| hit(code(line)))
+                .map(|(n, line)| format!("{}:{}: {}", f.path, n + 1, line.trim()))
+        })
+        .collect()
+}
+
+/// Each use of one of `crates` (a path starting with it, or `use crate`) in a file that
+/// `allowed` does not accept.
 fn uses_outside(files: &[Source], crates: &[&str], allowed: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut found = Vec::new();
-    for f in files.iter().filter(|f| !allowed(&f.path)) {
-        for (n, line) in f.text.lines().enumerate() {
-            let code = code(line);
-            let hit = crates.iter().any(|c| {
-                code.match_indices(&format!("{c}::")).any(|(i, _)| {
-                    // A path that starts with the crate, not one that only ends in its name
-                    // (`crate::jobs::redis::RedisQueue` names adforge's module, not the crate).
-                    i == 0 || {
-                        let before = code[..i].chars().next_back().unwrap_or(' ');
-                        !(before.is_alphanumeric() || before == '_' || before == ':')
-                    }
-                }) || code.trim_start().starts_with(&format!("use {c}"))
-            });
-            if hit {
-                found.push(format!("{}:{}: {}", f.path, n + 1, line.trim()));
-            }
-        }
-    }
-    found
+    lines_where(files, allowed, |code| {
+        crates.iter().any(|c| {
+            code.match_indices(&format!("{c}::"))
+                .any(|(i, _)| starts_path(code, i))
+                || code.trim_start().starts_with(&format!("use {c}"))
+        })
+    })
 }
 
 /// The top-level rooms each room's code names through `crate::ROOM` (also inside `use crate::{
@@ -107,8 +120,7 @@ fn room_edges(files: &[Source]) -> BTreeMap<String, BTreeMap<String, String>> {
         let joined: String = f.text.lines().map(|l| format!("{} ", code(l))).collect();
         let mut targets = Vec::new();
         for (i, _) in joined.match_indices("crate::") {
-            let before = joined[..i].chars().next_back().unwrap_or(' ');
-            if before.is_alphanumeric() || before == '_' || before == ':' {
+            if !starts_path(&joined, i) {
                 continue;
             }
             let rest = &joined[i + "crate::".len()..];
@@ -234,22 +246,18 @@ fn storage_calls_stay_in_the_store_and_the_queue_backend() {
     );
 }
 
-/// `path:line: text` of each environment read (`env::var`, `env::vars`, `env::var_os`) outside
-/// `config.rs`, the one module that reads the environment.
+/// Each environment read (`env::var`, `env::vars`, `env::var_os`) outside `config.rs`, the one
+/// module that reads the environment.
 fn env_reads_outside_config(files: &[Source]) -> Vec<String> {
-    let mut found = Vec::new();
-    for f in files.iter().filter(|f| f.path != "config.rs") {
-        for (n, line) in f.text.lines().enumerate() {
-            let code = code(line);
-            if ["env::var(", "env::vars(", "env::var_os("]
+    lines_where(
+        files,
+        |path| path == "config.rs",
+        |code| {
+            ["env::var(", "env::vars(", "env::var_os("]
                 .iter()
                 .any(|p| code.contains(p))
-            {
-                found.push(format!("{}:{}: {}", f.path, n + 1, line.trim()));
-            }
-        }
-    }
-    found
+        },
+    )
 }
 
 #[test]
