@@ -5,23 +5,11 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
-pub use crate::orchestrate::experiments::AbTestRequest;
+pub use crate::orchestrate::experiments::{AbTestRequest, AbTestStatistics};
 use crate::orchestrate::experiments::{ExperimentError, compute};
-
-/// Every statistic of a control and its variants, as `orchestrate::experiments::compute`
-/// answers it: `control` (`name`, `rate`, `rate_interval`, `credible_interval`), `variants`
-/// (per variant: `name`, `rate`, `lift`, `difference_interval`, `rate_interval`, `z_test` with
-/// Holm and Benjamini-Hochberg adjusted p-values, `chi_square_yates`, `fisher`, `bayes`, and
-/// with per-unit values `welch` and `mann_whitney`), `sample_ratio_mismatch` and `confidence`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(transparent)]
-#[schema(value_type = Object)]
-pub struct AbTestStatistics(pub Value);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/analytics/abtest", post(abtest))

@@ -10,16 +10,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::analytics::AbTestStatistics;
 use super::extract::{Auth, ValidJson};
 use super::{ApiError, AppState};
 use crate::orchestrate::analytics::charts;
 use crate::orchestrate::experiments::{
-    self, ExperimentRequest, FromMetrics, draw, finding, load, store_experiment,
+    self, ExperimentRequest, FromMetrics, RecordedExperiment, draw, finding, load, store_experiment,
 };
 use crate::orchestrate::narrative::{self, ExperimentFinding, Narrative};
 
@@ -37,26 +36,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// An experiment as recorded, with its statistics.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedExperiment {
-    pub id: String,
-    pub campaign_id: String,
-    pub name: String,
-    /// Every statistic of its final counts, as `POST /api/analytics/abtest` answers them.
-    pub statistics: AbTestStatistics,
-    /// Per variant, the sequential test's last always-valid p-value; null without daily counts.
-    pub sequential_p_values: Vec<Option<f64>>,
-}
-
-/// `store_experiment`'s answer as the routes send it (a key it does not know is a 500, not a
-/// field silently left out).
-fn recorded(value: Value) -> Result<RecordedExperiment, ApiError> {
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::Internal(format!("the recorded experiment: {e}")))
-}
-
 /// Records an experiment's counts against a campaign and answers its statistics.
 #[utoipa::path(post, path = "/api/analytics/experiments", tag = "analytics",
     request_body = ExperimentRequest,
@@ -69,7 +48,7 @@ pub async fn record(
     ValidJson(body): ValidJson<ExperimentRequest>,
 ) -> Result<(StatusCode, Json<RecordedExperiment>), ApiError> {
     let stored = store_experiment(&state.store, &principal.owner_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(recorded(stored)?)))
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// Records the campaign's creatives on one platform as an experiment, from the synced daily
@@ -89,7 +68,7 @@ pub async fn from_metrics(
     let owner = &principal.owner_id;
     let request = experiments::from_metrics(&state.store, owner, &id, &body).await?;
     let stored = store_experiment(&state.store, owner, &request).await?;
-    Ok((StatusCode::CREATED, Json(recorded(stored)?)))
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,7 +6,7 @@
 //! call these and map [`ExperimentError`] to a status.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::orchestrate::analytics::abtest::Proportion;
@@ -119,12 +119,33 @@ fn sequential(request: &ExperimentRequest) -> Result<Vec<Option<f64>>, Experimen
         .collect()
 }
 
+/// Every statistic of a control and its variants, as [`compute`] answers it: `control` (`name`, `rate`, `rate_interval`, `credible_interval`), `variants`
+/// (per variant: `name`, `rate`, `lift`, `difference_interval`, `rate_interval`, `z_test` with
+/// Holm and Benjamini-Hochberg adjusted p-values, `chi_square_yates`, `fisher`, `bayes`, and
+/// with per-unit values `welch` and `mann_whitney`), `sample_ratio_mismatch` and `confidence`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct AbTestStatistics(pub Value);
+
+/// An experiment as recorded, with its statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedExperiment {
+    pub id: String,
+    pub campaign_id: String,
+    pub name: String,
+    /// Every statistic of its final counts, as `POST /api/analytics/abtest` answers them.
+    pub statistics: AbTestStatistics,
+    /// Per variant, the sequential test's last always-valid p-value; null without daily counts.
+    pub sequential_p_values: Vec<Option<f64>>,
+}
+
 /// Checks, computes and stores one experiment; what the routes answer.
 pub async fn store_experiment(
     store: &Store,
     owner: &str,
     body: &ExperimentRequest,
-) -> Result<Value, ExperimentError> {
+) -> Result<RecordedExperiment, ExperimentError> {
     check_name("campaign_id", &body.campaign_id, 128)?;
     check_name("name", &body.name, 200)?;
     // CPU work: off the async runtime.
@@ -153,13 +174,13 @@ pub async fn store_experiment(
         created_at: now_ms(),
     };
     store.insert_experiment(&row).await?;
-    Ok(json!({
-        "id": row.id,
-        "campaign_id": row.campaign_id,
-        "name": row.name,
-        "statistics": statistics,
-        "sequential_p_values": sequential,
-    }))
+    Ok(RecordedExperiment {
+        id: row.id,
+        campaign_id: row.campaign_id,
+        name: row.name,
+        statistics: AbTestStatistics(statistics),
+        sequential_p_values: sequential,
+    })
 }
 
 /// Which counts of the synced metrics an experiment compares.
