@@ -38,14 +38,45 @@ pub fn router() -> Router<AppState> {
         .route("/api/actions/{id}/reject", post(reject))
 }
 
-/// A brief for the planner.
+/// Longest brand name, in characters.
+pub const MAX_BRAND_CHARS: usize = 60;
+/// Benefits a brief lists at most.
+pub const MAX_BENEFITS: usize = 3;
+/// Longest benefit, in characters.
+pub const MAX_BENEFIT_CHARS: usize = 60;
+/// Longest offer, in characters.
+pub const MAX_OFFER_CHARS: usize = 80;
+/// Interests a brief lists at most.
+pub const MAX_INTERESTS: usize = 10;
+/// Longest interest, in characters.
+pub const MAX_INTEREST_CHARS: usize = 40;
+
+/// A brief for the planner. Its texts are the plan's facts: the campaign, ad sets and concepts
+/// are named from `brand`, `product`, `benefits` and `offer`; the audiences are `audience`,
+/// `countries`, `age_min`, `age_max` and `interests`; the model's phrases may state nothing
+/// (no name, number or date) the brief does not.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
+    /// The brand's name (1-60 characters). Without it the campaign is named from `product`.
+    pub brand: Option<String>,
     /// What is advertised (1-500 characters).
     pub product: String,
+    /// 1 to 3 short phrases (2-60 characters each): what the product does for its buyers.
+    #[serde(default)]
+    pub benefits: Vec<String>,
+    /// The offer, e.g. "Free shipping on 2 bags" (up to 80 characters).
+    pub offer: Option<String>,
+    /// Who the ads are for, in words (up to 300 characters).
     #[serde(default)]
     pub audience: String,
+    /// Interests to target (up to 10, 2-40 characters each).
+    #[serde(default)]
+    pub interests: Vec<String>,
+    /// The brand kit the creatives use, stored with the draft campaign (as its brief's `brand`):
+    /// `primary`, `secondary`, `text` (#RRGGBB), `font`, `logo_asset_id`, `product_asset_id`.
+    #[schema(value_type = Option<Object>)]
+    pub brand_kit: Option<Value>,
     /// awareness, traffic, engagement, leads, app_promotion or sales.
     pub objective: String,
     pub currency: String,
@@ -53,7 +84,8 @@ pub struct PlanRequest {
     pub total_budget: Amount,
     pub start_date: String,
     pub end_date: String,
-    /// meta, google, tiktok, sandbox.
+    /// meta, google, tiktok; or `["sandbox"]` alone, for a plan that is only rehearsed (any plan
+    /// can be rehearsed in the sandbox when it is deployed).
     pub platforms: Vec<String>,
     /// ISO 3166-1 alpha-2 (default US).
     #[serde(default)]
@@ -73,6 +105,62 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiE
         )));
     }
     Ok(value.to_string())
+}
+
+/// A list of short phrases: at most `max_items`, each 2 to `max_chars` characters, none twice.
+fn phrases(
+    field: &str,
+    items: Vec<String>,
+    max_items: usize,
+    max_chars: usize,
+) -> Result<Vec<String>, ApiError> {
+    if items.len() > max_items {
+        return Err(ApiError::bad_request(format!(
+            "{field}: {} items, the limit is {max_items}",
+            items.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item = text(&format!("{field}[{i}]"), item, 2, max_chars)?;
+        if out.iter().any(|o| o.eq_ignore_ascii_case(&item)) {
+            return Err(ApiError::bad_request(format!(
+                "{field}[{i}]: `{item}` is listed twice"
+            )));
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// The brand kit as the creatives take it: known keys only, colours as #RRGGBB, ids and the
+/// font name short.
+fn brand_kit(kit: Value) -> Result<Value, ApiError> {
+    let Some(fields) = kit.as_object() else {
+        return Err(ApiError::bad_request("brand_kit: must be an object"));
+    };
+    for (key, value) in fields {
+        let ok = match key.as_str() {
+            "primary" | "secondary" | "text" => value.as_str().is_some_and(|c| {
+                c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|h| h.is_ascii_hexdigit())
+            }),
+            "font" | "logo_asset_id" | "product_asset_id" => {
+                value.is_null() || value.as_str().is_some_and(|v| v.len() <= 100)
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "brand_kit.{key}: unknown (primary, secondary, text, font, logo_asset_id, \
+                     product_asset_id)"
+                )));
+            }
+        };
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "brand_kit.{key}: a colour is #RRGGBB, a name or id at most 100 characters"
+            )));
+        }
+    }
+    Ok(kit)
 }
 
 impl PlanRequest {
@@ -111,6 +199,13 @@ impl PlanRequest {
             if self.platforms[..i].contains(p) {
                 return Err(ApiError::bad_request(format!(
                     "platforms[{i}]: `{p}` is listed twice"
+                )));
+            }
+            if p == "sandbox" && self.platforms.len() > 1 {
+                return Err(ApiError::bad_request(format!(
+                    "platforms[{i}]: the sandbox rehearses the whole plan and takes no share of \
+                     its budget; plan on the real platforms and choose the sandbox when \
+                     deploying (or plan on [\"sandbox\"] alone)"
                 )));
             }
         }
@@ -157,8 +252,25 @@ impl PlanRequest {
             ));
         }
         let landing = super::urls::public_url("landing_url", &self.landing_url)?;
+        let brand_kit = self.brand_kit.map(brand_kit).transpose()?;
+        let optional = |field: &str, value: Option<String>, max: usize| {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| text(field, &v, 1, max))
+                .transpose()
+        };
         Ok(PlanBrief {
+            brand: optional("brand", self.brand, MAX_BRAND_CHARS)?,
             product: text("product", &self.product, 1, 500)?,
+            benefits: phrases("benefits", self.benefits, MAX_BENEFITS, MAX_BENEFIT_CHARS)?,
+            offer: optional("offer", self.offer, MAX_OFFER_CHARS)?,
+            interests: phrases(
+                "interests",
+                self.interests,
+                MAX_INTERESTS,
+                MAX_INTEREST_CHARS,
+            )?,
+            brand_kit,
             audience: text("audience", &self.audience, 0, 300)?,
             objective: self.objective,
             currency: currency.code().to_string(),

@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod copy;
 pub mod deploy;
 pub mod experiments;
+pub mod guards;
 pub mod llm;
 pub mod narrative;
 pub mod optimizer;

@@ -18,6 +18,7 @@ const NAV = [
   { href: '/new/', label: 'New campaign' },
   { href: '/jobs/', label: 'Jobs' },
   { href: '/mmm/', label: 'Marketing mix' },
+  { href: '/connections/', label: 'Connections' },
   { href: '/models/', label: 'Models' },
   { href: '/keys/', label: 'API keys' },
 ];

@@ -64,7 +64,7 @@ export default function CampaignFrame({ children }: { children: (ctx: CampaignCo
         </p>
         <div className="flex flex-wrap items-center gap-3">
           <h1 className="text-xl font-semibold" data-testid="campaign-name">{c.name}</h1>
-          <StatusBadge status={c.status} />
+          <span data-testid="campaign-state"><StatusBadge status={c.status} /></span>
         </div>
         <p className="text-sm text-slate-700">
           {c.objective} · {formatMoney(decimalToMicros(c.daily_budget), c.currency)} a day · {c.start_date}

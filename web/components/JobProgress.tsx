@@ -1,11 +1,15 @@
 'use client';
 
-/** A job's live progress (server-sent events), state, queue position, ETA and its last messages. */
+/**
+ * A job's live progress (server-sent events): the step the job reports ("step 2 of 6:
+ * writing copy"), its state, queue position, and an ETA from the rate measured in this page
+ * (two updates that moved the progress at least; "estimating…" before), and its last messages.
+ */
 
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { request } from '@/lib/api';
-import { formatEta, isTerminal } from '@/lib/jobs';
-import { useJob } from '@/lib/hooks';
+import { addSample, formatEta, isTerminal, measuredEta, type ProgressSample } from '@/lib/jobs';
+import { useInterval, useJob } from '@/lib/hooks';
 import type { JobWatch } from '@/lib/jobs';
 import { Button, ErrorBanner, ProgressBar, StatusBadge } from './ui';
 
@@ -21,6 +25,16 @@ export default function JobProgress({
   const watch = useJob(jobId, onDone);
   const [cancelError, setCancelError] = useState<unknown>(null);
   const job = watch?.job;
+  const [samples, setSamples] = useState<ProgressSample[]>([]);
+  const [now, setNow] = useState(() => Date.now());
+  const running = job?.state === 'running';
+  useEffect(() => setSamples([]), [jobId]);
+  const progress = job?.progress;
+  useEffect(() => {
+    if (running && progress !== undefined) setSamples((list) => addSample(list, progress, Date.now()));
+  }, [running, progress]);
+  useInterval(() => setNow(Date.now()), 1000, running);
+  const eta = running ? measuredEta(samples, now) : null;
   const cancel = async () => {
     try {
       await request(`/api/jobs/${encodeURIComponent(jobId)}`, { method: 'DELETE' });
@@ -46,9 +60,9 @@ export default function JobProgress({
       </div>
       <ProgressBar value={job?.progress ?? 0} label={`${title} progress`} />
       <p className="mt-1 text-sm text-slate-800" aria-live="polite">
-        {job?.message || (job ? job.state : 'Starting…')}
+        <span data-testid="job-step">{job?.message || (job ? job.state : 'Starting…')}</span>
         {job?.state === 'queued' && job.queue_position !== null ? ` · ${job.queue_position} ahead in the queue` : ''}
-        {job?.state === 'running' && job.eta_seconds !== null ? ` · about ${formatEta(job.eta_seconds)} left` : ''}
+        {running ? <span data-testid="job-eta">{eta === null ? ' · estimating…' : ` · about ${formatEta(eta)} left`}</span> : null}
       </p>
       {job?.error ? <ErrorBanner error={job.error} /> : null}
       {watch?.error ? <ErrorBanner error={watch.error} /> : null}

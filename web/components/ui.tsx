@@ -160,11 +160,12 @@ const BADGE: Record<string, string> = {
   rejected: 'bg-red-100 text-red-900',
   cancelled: 'bg-slate-200 text-slate-800',
   archived: 'bg-slate-200 text-slate-800',
+  ended: 'bg-slate-200 text-slate-800',
 };
 
 export function StatusBadge({ status }: { status: string }) {
   return (
-    <span className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${BADGE[status] ?? 'bg-slate-200 text-slate-900'}`}>
+    <span data-status={status} className={`inline-block whitespace-nowrap rounded px-2 py-0.5 text-xs font-medium ${BADGE[status] ?? 'bg-slate-200 text-slate-900'}`}>
       {status}
     </span>
   );
@@ -221,9 +222,15 @@ export function TableWrap({ children, label }: { children: ReactNode; label: str
   );
 }
 
-export const th = 'border-b border-slate-300 px-2 py-1.5 text-left text-xs font-semibold uppercase tracking-wide text-slate-700';
+/**
+ * Table cells. Headers, numbers, money and statuses never wrap (a table scrolls sideways in
+ * its TableWrap instead); names wrap between words only.
+ */
+export const th = 'whitespace-nowrap border-b border-slate-300 px-2 py-1.5 text-left text-xs font-semibold uppercase tracking-wide text-slate-700';
 export const td = 'border-b border-slate-200 px-2 py-1.5 text-sm text-slate-900';
-export const tdNum = `${td} text-right tabular-nums`;
+export const tdNum = `${td} whitespace-nowrap text-right tabular-nums`;
+/** A short label cell (platform, kind, status): one line. */
+export const tdLabel = `${td} whitespace-nowrap`;
 
 export function shortId(id: string | null | undefined): string {
   if (!id) return '—';

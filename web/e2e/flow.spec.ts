@@ -29,7 +29,7 @@ test('plan a campaign from a brief', async ({ page }, testInfo) => {
   test.setTimeout(JOB_TIMEOUT + 60_000);
   await signIn(page, credentials(1)!);
   await page.goto('/new/');
-  await page.getByLabel('Product').fill(`Sourdough bread baked every morning, e2e ${Date.now()}`);
+  await page.getByLabel('Product', { exact: true }).fill(`Sourdough bread baked every morning, e2e ${Date.now()}`);
   await page.getByLabel('Audience').fill('busy parents in the city');
   await page.getByLabel('Goal').selectOption('sales');
   await page.getByLabel('Landing page').fill('https://bakery.example.com/sourdough');

@@ -14,6 +14,7 @@ const PAGES: [string, string, string][] = [
   ['new-campaign', '/new/', 'New campaign from a brief'],
   ['jobs', '/jobs/', 'Jobs'],
   ['mmm', '/mmm/', 'Marketing mix'],
+  ['connections', '/connections/', 'Connections'],
   ['models', '/models/', 'Models and readiness'],
   ['keys', '/keys/', 'API keys'],
 ];

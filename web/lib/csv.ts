@@ -47,3 +47,26 @@ export function summarizeCsv(text: string, sample = 50): CsvSummary {
 export function guessResponse(numeric: string[]): string | null {
   return numeric.find((c) => /revenue|sales|conversions|response|kpi/i.test(c)) ?? numeric[0] ?? null;
 }
+
+/** Rows a marketing-mix dataset may have (`MAX_ROWS` in crates/input/src/dataset.rs). */
+export const MAX_MMM_ROWS = 1100;
+
+/**
+ * Why a CSV cannot be fitted, in words and naming the field (`data: ...`), or null when the
+ * page sees nothing wrong (the server still checks every row). `maxBytes` is the page's
+ * known limit on the file's size.
+ */
+export function csvProblem(text: string, bytes: number, maxBytes: number, formatBytes: (n: number) => string): string | null {
+  if (bytes > maxBytes) return `data: the file is ${formatBytes(bytes)}; at most ${formatBytes(maxBytes)} fits in one fit (the server's limit on a job)`;
+  if (text.trim() === '') return 'data: the file is empty';
+  if (/\u0000/.test(text.slice(0, 4096))) return 'data: this is not a text file; save the sheet as CSV (comma-separated values)';
+  const s = summarizeCsv(text);
+  if (s.header.length < 2) return 'data: only one column found; the first line must name the columns, separated by commas (date, the response, one spend column per channel)';
+  if (s.rows === 0) return 'data: the file has a header line but no data rows';
+  if (s.rows > MAX_MMM_ROWS) return `data: ${s.rows.toLocaleString('en-US')} rows; at most ${MAX_MMM_ROWS.toLocaleString('en-US')} are fitted`;
+  if (!s.dateColumn) return 'data: no column holds dates in YYYY-MM-DD form on every row (one row per day or week)';
+  const numeric = s.numeric.filter((c) => c !== s.dateColumn);
+  if (numeric.length === 0) return 'data: no column holds only numbers; the response (revenue or conversions) and each channel’s spend must be numbers';
+  if (numeric.length === 1) return `data: only one numeric column (${numeric[0]}); a response column and at least one spend column are needed`;
+  return null;
+}

@@ -23,7 +23,7 @@ export interface ExperimentRequest {
  * fewer than two creatives have any. Daily looks start on the first day every arm has a click;
  * conversions are rounded and never exceed clicks.
  */
-export function experimentFromMetrics(campaignId: string, rows: MetricRow[], name?: string): ExperimentRequest | null {
+export function experimentFromMetrics(campaignId: string, rows: MetricRow[], name?: string, labels?: Map<string, string>): ExperimentRequest | null {
   const byCreative = new Map<string, Map<string, Counts>>();
   for (const r of rows) {
     if (!r.creative_id) continue;
@@ -58,7 +58,7 @@ export function experimentFromMetrics(campaignId: string, rows: MetricRow[], nam
     if (counts.every((c) => c.users > 0)) daily.push({ control: counts[0], variants: counts.slice(1) });
   }
   const total = arms.map((a) => clamp(running.get(a)!));
-  const label = (id: string) => `creative ${id.slice(0, 8)}`;
+  const label = (id: string) => labels?.get(id) ?? `creative ${id.slice(0, 8)}`;
   return {
     campaign_id: campaignId,
     name: name ?? `Creatives, conversions per click (${days[0]} to ${days[days.length - 1]})`,

@@ -125,3 +125,37 @@ export function formatEta(seconds: number | null | undefined): string {
   if (m < 60) return `${m} min ${s % 60} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/** One observed progress value of a running job and when it was seen (ms, the page's clock). */
+export interface ProgressSample {
+  at: number;
+  progress: number;
+}
+
+/** Keeps the first sample and each later one whose progress moved forward. */
+export function addSample(samples: readonly ProgressSample[], progress: number, at: number): ProgressSample[] {
+  const last = samples[samples.length - 1];
+  if (last && progress <= last.progress) return samples as ProgressSample[];
+  return [...samples, { at, progress }];
+}
+
+/** Updates after the first that moved the progress forward. */
+export function movedUpdates(samples: readonly ProgressSample[]): number {
+  return Math.max(0, samples.length - 1);
+}
+
+/**
+ * Seconds left at the rate measured since the first sample, or null ("estimating…") before
+ * two updates have moved the progress: one early sample says nothing about the rate. The rate
+ * runs to `now`, so a job that stalls sees its estimate grow instead of counting to zero.
+ */
+export function measuredEta(samples: readonly ProgressSample[], now: number): number | null {
+  if (movedUpdates(samples) < 2) return null;
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const elapsed = Math.max(now, last.at) - first.at;
+  const done = last.progress - first.progress;
+  if (elapsed <= 0 || done <= 0) return null;
+  const left = Math.max(0, 1 - last.progress);
+  return (left * elapsed) / done / 1000;
+}

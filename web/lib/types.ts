@@ -1,8 +1,10 @@
 /** The JSON shapes of the adforge API routes the dashboard reads (see src/api/*.rs). */
 
 export const OBJECTIVES = ['awareness', 'traffic', 'engagement', 'leads', 'app_promotion', 'sales'] as const;
-export const CAMPAIGN_STATUSES = ['draft', 'active', 'paused', 'archived'] as const;
+export const CAMPAIGN_STATUSES = ['draft', 'active', 'paused', 'ended', 'archived'] as const;
 export const PLATFORMS = ['meta', 'google', 'tiktok', 'sandbox'] as const;
+/** Platforms that deliver for real (and take connections); the sandbox only rehearses. */
+export const REAL_PLATFORMS = ['meta', 'google', 'tiktok'] as const;
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
 export type JobState = (typeof JOB_STATES)[number];
@@ -167,7 +169,7 @@ export interface PlanChannel {
   daily_budget_micros: number;
   share: number;
   weight: number;
-  audience: { name?: string; description?: string; countries?: string[]; age_min?: number | null; age_max?: number | null };
+  audience: { name?: string; description?: string; countries?: string[]; age_min?: number | null; age_max?: number | null; interests?: string[] };
 }
 
 export interface CopyVariant {

@@ -25,6 +25,7 @@ struct OwnerTools<'a> {
     orch: &'a Orchestrator,
     owner: String,
     job_id: String,
+    ctx: &'a JobContext,
 }
 
 #[async_trait]
@@ -40,6 +41,12 @@ impl PlannerTools for OwnerTools<'_> {
 
     async fn render_video(&self, _platform: Platform, copy: &Value) -> Result<Value, String> {
         self.preview("video.render", video_preview(copy)).await
+    }
+
+    async fn progress(&self, done: usize, total: usize, message: &str) {
+        // Planning is 5% to 90% of the job; storing the plan the rest.
+        let fraction = 0.05 + 0.85 * done as f64 / total.max(1) as f64;
+        let _ = self.ctx.progress(fraction, message).await;
     }
 }
 
@@ -100,6 +107,19 @@ impl OwnerTools<'_> {
             Err(e) => json!({"kind": kind, "error": e.to_string()}),
         })
     }
+}
+
+/// The brief as the draft campaign keeps it: the texts the creatives are written from, the
+/// targeting, and the brand kit under `brand` (the shape the studio reads).
+fn stored_brief(brief: &PlanBrief) -> Value {
+    let mut stored = json!({"product": brief.product, "audience": brief.audience,
+        "landing_url": brief.landing_url, "countries": brief.countries,
+        "brand_name": brief.brand, "benefits": brief.benefits, "offer": brief.offer,
+        "interests": brief.interests, "age_min": brief.age_min, "age_max": brief.age_max});
+    if let Some(kit) = &brief.brand_kit {
+        stored["brand"] = kit.clone();
+    }
+    stored
 }
 
 /// Per platform totals of the owner's synced metrics (units of currency for spend).
@@ -173,11 +193,11 @@ impl JobHandler for PlanJob {
         let text = orch.text.as_ref().ok_or_else(|| {
             fatal("no text model: load one (`adforge models pull smollm2-135m-instruct`) or give --inference-url")
         })?;
-        ctx.progress(0.05, "planning").await?;
         let tools = OwnerTools {
             orch,
             owner: owner.clone(),
             job_id: ctx.job.id.clone(),
+            ctx,
         };
         let now = now_ms();
         let outcome = match planner::plan(text, &tools, &brief).await {
@@ -220,8 +240,7 @@ impl JobHandler for PlanJob {
                 .iter()
                 .map(|p| p.name().to_string())
                 .collect(),
-            brief: Some(json!({"product": brief.product, "audience": brief.audience,
-                "landing_url": brief.landing_url, "countries": brief.countries})),
+            brief: Some(stored_brief(&brief)),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -239,7 +258,7 @@ impl JobHandler for PlanJob {
                     .audience
                     .name
                     .clone()
-                    .unwrap_or_else(|| "Audience".to_string()),
+                    .unwrap_or_else(|| planner::compose::ad_set_name(&brief, c.platform)),
                 targeting: json!(c.audience),
                 daily_budget_micros: c.daily_budget_micros,
                 status: "active".into(),

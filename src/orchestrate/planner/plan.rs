@@ -8,16 +8,21 @@ use serde_json::{Value, json};
 use time::Date;
 
 use super::tools::ToolState;
-use super::{PlanBrief, PlanError, days, min_daily_units};
+use super::{Concept, PlanBrief, PlanError, compose, days, min_daily_units};
 use crate::orchestrate::Platform;
 use crate::orchestrate::copy::CopyLimits;
+use crate::orchestrate::guards::{Facts, check_phrase};
 
 /// A campaign plan: what `campaign.plan` stores (as JSON, in this shape) beside the draft
-/// campaign and its ad sets. Names and copy are the model's checked words; every number and date
-/// is computed by the planner.
+/// campaign and its ad sets. Names, audiences, numbers and dates are composed by code from the
+/// brief; the model's phrases (angles, copy) are used only where they passed the guards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignPlan {
+    /// "Brand · Product · Mon YYYY", from the brief.
     pub name: String,
+    /// The brief's brand (null when it named none).
+    #[serde(default)]
+    pub brand: Option<String>,
     pub objective: String,
     pub currency: String,
     /// The brief's total, exactly.
@@ -36,6 +41,60 @@ pub struct CampaignPlan {
     pub landing_url: String,
     /// The preview jobs the planner's render tools submitted.
     pub previews: Vec<Value>,
+    /// How many of the model's phrases were proposed and passed the guards, and why the others
+    /// were refused.
+    #[serde(default)]
+    pub phrase_checks: PhraseChecks,
+}
+
+/// The guards' record over one plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhraseChecks {
+    /// Phrases the model proposed.
+    pub proposed: usize,
+    /// Of those, used as written.
+    pub accepted: usize,
+    /// The first refused ones (at most [`PhraseChecks::KEEP`]), with the rule they broke.
+    pub rejected: Vec<RejectedPhrase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedPhrase {
+    /// Where it was to go: `concepts[0].angle`, `concepts[1].copy.meta.headline`.
+    pub field: String,
+    pub text: String,
+    pub reason: String,
+}
+
+impl PhraseChecks {
+    /// Refused phrases kept in the plan.
+    pub const KEEP: usize = 24;
+
+    /// Checks one proposed phrase; answers it (tidied) when it passed, and records it.
+    pub fn check(&mut self, field: &str, text: &str, facts: &Facts, max: usize) -> Option<String> {
+        self.proposed += 1;
+        match check_phrase(text, facts, max) {
+            Ok(ok) => {
+                self.accepted += 1;
+                Some(ok)
+            }
+            Err(why) => {
+                self.refuse(field, text, why.to_string());
+                None
+            }
+        }
+    }
+
+    /// Records a proposed phrase refused for `reason` (after it was counted as accepted).
+    pub fn refuse(&mut self, field: &str, text: &str, reason: String) {
+        if self.rejected.len() < Self::KEEP {
+            self.rejected.push(RejectedPhrase {
+                field: field.into(),
+                text: text.chars().take(200).collect(),
+                reason,
+            });
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,19 +127,28 @@ pub struct PlanChannel {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanAudience {
+    /// "Meta · US, CA · 25–54": the platform and who it reaches.
     pub name: Option<String>,
+    /// The brief's audience, in the user's words.
     pub description: Option<String>,
     pub countries: Vec<String>,
     pub age_min: Option<u8>,
     pub age_max: Option<u8>,
+    #[serde(default)]
+    pub interests: Vec<String>,
 }
 
-/// A creative concept: its name, angle and copy per platform (`null` when no copy was made).
+/// A creative concept: its name (what it leads with, from the brief), angle and copy per
+/// platform (`null` when no copy was made).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanConcept {
     pub name: Option<String>,
     pub angle: Option<String>,
     pub copy: Value,
+    /// Per platform and field (and `angle`): `model` (its phrase passed the guards) or `brief`
+    /// (written from the brief instead).
+    #[serde(default)]
+    pub copy_sources: Value,
 }
 
 /// A KPI target and where it comes from (`past results`, `defaults (no history)`, `brief`).
@@ -164,7 +232,7 @@ fn kpis(brief: &PlanBrief, past: &Value, daily_micros: i64, n_days: i64) -> Vec<
 
 pub(super) fn assemble(
     brief: &PlanBrief,
-    words: &Value,
+    concepts: &[Concept],
     state: &ToolState,
     start: Date,
     end: Date,
@@ -176,42 +244,38 @@ pub(super) fn assemble(
         .ok_or_else(|| PlanError::Invalid("channels: no budget split".into()))?;
     let n_days = days(start, end);
     let learning = n_days.min(3);
-    let audiences = words["audiences"].as_array().cloned().unwrap_or_default();
-    let text = |v: &Value| v.as_str().map(str::to_string);
     let channels = split
         .iter()
-        .enumerate()
-        .map(|(i, (platform, micros, weight))| {
-            let audience = audiences.get(i).cloned().unwrap_or_else(|| json!({}));
-            PlanChannel {
-                platform: *platform,
-                daily_budget_micros: *micros,
-                share: (*micros as f64 / daily_micros as f64 * 1e4).round() / 1e4,
-                weight: *weight,
-                audience: PlanAudience {
-                    name: text(&audience["name"]),
-                    description: text(&audience["description"]),
-                    countries: brief.countries.clone(),
-                    age_min: brief.age_min,
-                    age_max: brief.age_max,
-                },
-            }
+        .map(|(platform, micros, weight)| PlanChannel {
+            platform: *platform,
+            daily_budget_micros: *micros,
+            share: (*micros as f64 / daily_micros as f64 * 1e4).round() / 1e4,
+            weight: *weight,
+            audience: PlanAudience {
+                name: Some(compose::ad_set_name(brief, *platform)),
+                description: Some(compose::audience_description(brief)),
+                countries: brief.countries.clone(),
+                age_min: brief.age_min,
+                age_max: brief.age_max,
+                interests: brief.interests.clone(),
+            },
         })
         .collect();
-    let concepts = words["concepts"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let concepts = concepts
+        .iter()
         .enumerate()
-        .map(|(i, c)| PlanConcept {
-            name: text(&c["name"]),
-            angle: text(&c["angle"]),
-            copy: state
-                .copy
-                .as_ref()
-                .and_then(|all| all.get(i))
-                .map(|v| v["copy"].clone())
-                .unwrap_or(Value::Null),
+        .map(|(i, c)| {
+            let made = state.copy.as_ref().and_then(|all| all.get(i));
+            let mut sources = made
+                .map(|v| v["sources"].clone())
+                .unwrap_or_else(|| json!({}));
+            sources["angle"] = json!(c.angle_source);
+            PlanConcept {
+                name: Some(c.name.clone()),
+                angle: Some(c.angle.clone()),
+                copy: made.map(|v| v["copy"].clone()).unwrap_or(Value::Null),
+                copy_sources: sources,
+            }
         })
         .collect();
     let past = state.past.clone().unwrap_or_else(|| json!({}));
@@ -221,7 +285,8 @@ pub(super) fn assemble(
         rule: rule.into(),
     };
     Ok(CampaignPlan {
-        name: text(&words["campaign_name"]).unwrap_or_default(),
+        name: compose::campaign_name(brief, start),
+        brand: brief.brand.clone(),
         objective: brief.objective.clone(),
         currency: brief.currency.clone(),
         total_budget_micros: brief.total_budget_micros,
@@ -249,6 +314,7 @@ pub(super) fn assemble(
         kpis: kpis(brief, &past, daily_micros, n_days),
         landing_url: brief.landing_url.clone(),
         previews: state.previews.clone(),
+        phrase_checks: state.checks.clone(),
     })
 }
 

@@ -11,6 +11,7 @@
 
 import { useState } from 'react';
 import { ApiError, post } from '@/lib/api';
+import { nameInWords } from '@/lib/creatives';
 import { experimentFromMetrics, sequentialState } from '@/lib/experiment';
 import { formatPercent } from '@/lib/metrics';
 import type { CampaignExperiments, MetricRow } from '@/lib/types';
@@ -36,7 +37,7 @@ function signedPts(v: number) {
   return `${v > 0 ? '+' : ''}${(v * 100).toFixed(2)}`;
 }
 
-function ExperimentTable({ e, finding }: { e: CampaignExperiments['experiments'][number]; finding?: CampaignExperiments['findings'][number] }) {
+function ExperimentTable({ e, finding, labels }: { e: CampaignExperiments['experiments'][number]; finding?: CampaignExperiments['findings'][number]; labels?: Map<string, string> }) {
   const s = e.statistics;
   const conf = Math.round(s.confidence * 100);
   return (
@@ -71,7 +72,7 @@ function ExperimentTable({ e, finding }: { e: CampaignExperiments['experiments']
           </thead>
           <tbody>
             <tr className="bg-slate-50">
-              <th scope="row" className={`${td} text-left`}>{s.control.name} <span className="text-xs text-slate-600">control</span></th>
+              <th scope="row" className={`${td} text-left`}>{nameInWords(labels, s.control.name)} <span className="text-xs text-slate-600">control</span></th>
               <td className={tdNum}>{pct(s.control.rate)} <span className="text-xs text-slate-600">[{pct(s.control.rate_interval[0])}, {pct(s.control.rate_interval[1])}]</span></td>
               <td className={tdNum}>—</td>
               <td className={tdNum}>—</td>
@@ -85,7 +86,7 @@ function ExperimentTable({ e, finding }: { e: CampaignExperiments['experiments']
               const beat = v.bayes.probability_to_beat_control;
               return (
                 <tr key={v.name}>
-                  <th scope="row" className={`${td} text-left`}>{v.name}</th>
+                  <th scope="row" className={`${td} text-left`}>{nameInWords(labels, v.name)}</th>
                   <td className={tdNum}>{pct(v.rate)} <span className="text-xs text-slate-600">[{pct(v.rate_interval[0])}, {pct(v.rate_interval[1])}]</span></td>
                   <td className={`${tdNum} ${v.lift !== null && v.lift > 0 ? 'text-green-800' : v.lift !== null && v.lift < 0 ? 'text-red-800' : ''}`}>{signedPct(v.lift)}</td>
                   <td className={tdNum}>[{signedPts(v.difference_interval[0])}, {signedPts(v.difference_interval[1])}] <span className="text-xs text-slate-600">pts</span></td>
@@ -116,6 +117,7 @@ export default function ExperimentsPanel({
   loading,
   rows,
   onRecorded,
+  labels,
 }: {
   campaignId: string;
   platforms: string[];
@@ -124,13 +126,17 @@ export default function ExperimentsPanel({
   loading: boolean;
   rows: MetricRow[];
   onRecorded: () => void;
+  /** Creative labels by id (concept, platform, format). */
+  labels?: Map<string, string>;
 }) {
   const [busy, setBusy] = useState(false);
-  const [platform, setPlatform] = useState(platforms.includes('sandbox') ? 'sandbox' : platforms[0] ?? 'sandbox');
+  // A rehearsal delivers on the sandbox whatever the plan's platforms: offer it always.
+  const choices = [...new Set([...platforms, 'sandbox'])];
+  const [platform, setPlatform] = useState(rows.some((r) => r.platform === 'sandbox') || platforms.includes('sandbox') ? 'sandbox' : choices[0]);
   const [metric, setMetric] = useState<'conversions_per_click' | 'clicks_per_impression'>('conversions_per_click');
   const [recordError, setRecordError] = useState<unknown>(null);
   const none = error instanceof ApiError && error.status === 404 && !error.isMissingRoute;
-  const candidate = experimentFromMetrics(campaignId, rows);
+  const candidate = experimentFromMetrics(campaignId, rows, undefined, labels);
   const record = async () => {
     setBusy(true);
     setRecordError(null);
@@ -156,7 +162,7 @@ export default function ExperimentsPanel({
           <label className="flex items-center gap-2 text-sm">
             <span>Platform</span>
             <select className={`${inputClass} w-auto`} value={platform} onChange={(e) => setPlatform(e.target.value)}>
-              {platforms.map((p) => <option key={p}>{p}</option>)}
+              {choices.map((p) => <option key={p}>{p}</option>)}
             </select>
           </label>
           <label className="flex items-center gap-2 text-sm">
@@ -183,7 +189,7 @@ export default function ExperimentsPanel({
       ) : null}
       {data ? (
         <>
-          {data.experiments.map((e, i) => <ExperimentTable key={e.id} e={e} finding={data.findings[i]} />)}
+          {data.experiments.map((e, i) => <ExperimentTable key={e.id} e={e} finding={data.findings[i]} labels={labels} />)}
           {data.narrative.sentences.length ? (
             <div className="rounded bg-slate-100 p-2 text-sm">
               {data.narrative.sentences.map((s, i) => <p key={i}>{s}</p>)}

@@ -3,6 +3,7 @@
 /** Metrics over time from `GET /api/metrics?campaign_id=...` (every page), as a line chart. */
 
 import { useState } from 'react';
+import { nameInWords } from '@/lib/creatives';
 import { formatCount, formatPercent, formatRoas } from '@/lib/metrics';
 import { formatMoney } from '@/lib/money';
 import { METRIC_LABELS, dailySeries, type MetricKey } from '@/lib/series';
@@ -17,10 +18,11 @@ export function formatterFor(key: MetricKey, currency: string): (v: number) => s
   return (v) => formatCount(v);
 }
 
-export default function MetricsPanel({ rows, currency }: { rows: MetricRow[]; currency: string }) {
+export default function MetricsPanel({ rows, currency, labels }: { rows: MetricRow[]; currency: string; labels?: Map<string, string> }) {
   const [metric, setMetric] = useState<MetricKey>('spend');
   const [split, setSplit] = useState<'none' | 'platform' | 'creative'>('none');
-  const data = dailySeries(rows, metric, split);
+  const raw = dailySeries(rows, metric, split);
+  const data = split === 'creative' ? { ...raw, series: raw.series.map((s) => ({ ...s, label: nameInWords(labels, s.label) })) } : raw;
   return (
     <Card
       title="Metrics over time"

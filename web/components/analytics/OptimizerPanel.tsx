@@ -11,12 +11,14 @@ import { useState } from 'react';
 import { post, request } from '@/lib/api';
 import { useLiveEvents } from '@/lib/events';
 import { useApi } from '@/lib/hooks';
+import { labelOf } from '@/lib/creatives';
 import { formatMoney } from '@/lib/money';
 import type { Action, PlanView } from '@/lib/types';
-import { Button, Card, ErrorBanner, StatusBadge, States, TableWrap, formatTime, shortId, td, tdNum, th } from '../ui';
+import { Button, Card, ErrorBanner, StatusBadge, States, TableWrap, formatTime, shortId, td, tdLabel, tdNum, th } from '../ui';
 
-function Params({ action, currency }: { action: Action; currency: string }) {
+function Params({ action, currency, labels }: { action: Action; currency: string; labels?: Map<string, string> }) {
   const p = action.params;
+  const creative = (id: unknown) => labelOf(labels, id === undefined || id === null ? null : String(id));
   if (action.kind === 'shift_budget' && Array.isArray(p.budgets)) {
     return (
       <ul className="text-xs">
@@ -27,13 +29,33 @@ function Params({ action, currency }: { action: Action; currency: string }) {
     );
   }
   if (action.kind === 'scale_winner') {
-    return <p className="text-xs">keep creative {shortId(String(p.creative_id))}; pause {Array.isArray(p.pause) ? p.pause.map((x) => shortId(String(x))).join(', ') : '—'}</p>;
+    return <p className="text-xs">keep {creative(p.creative_id)}; pause {Array.isArray(p.pause) ? p.pause.map(creative).join(', ') : '—'}</p>;
   }
-  if (action.kind === 'pause_creative') return <p className="text-xs">pause creative {shortId(String(p.creative_id))} on {String(p.platform)}</p>;
+  if (action.kind === 'pause_creative') return <p className="text-xs">pause {creative(p.creative_id)} on {String(p.platform)}</p>;
   return <pre className="text-xs">{JSON.stringify(p)}</pre>;
 }
 
-export default function OptimizerPanel({ campaignId, currency }: { campaignId: string; currency: string }) {
+/** What `POST /api/campaigns/{id}/optimize` answers: the run, its actions, and why there are none. */
+export interface OptimizeAnswer {
+  actions?: Action[];
+  /** Why the run proposed nothing ("leader C2 at 71% chance to be best; proposals start at 95%"). */
+  no_proposal_reason?: string | null;
+  /** The metric the optimizer judged on. */
+  metric?: 'roas' | 'cpa' | 'ctr' | string | null;
+  run?: { output?: { no_proposal_reason?: string; metric?: string } | null };
+}
+
+export const METRIC_WORDS: Record<string, string> = { roas: 'return on ad spend (ROAS)', cpa: 'cost per acquisition (CPA)', ctr: 'click-through rate (CTR)' };
+
+/** The reason a run proposed nothing, and its metric, from the answer (top level, else the run's output). */
+export function noProposal(answer: OptimizeAnswer | null | undefined): { reason: string; metric: string | null } | null {
+  if (!answer) return null;
+  const reason = answer.no_proposal_reason ?? answer.run?.output?.no_proposal_reason ?? null;
+  if (!reason || (answer.actions && answer.actions.length > 0)) return null;
+  return { reason, metric: answer.metric ?? answer.run?.output?.metric ?? null };
+}
+
+export default function OptimizerPanel({ campaignId, currency, labels }: { campaignId: string; currency: string; labels?: Map<string, string> }) {
   const id = encodeURIComponent(campaignId);
   const actions = useApi<{ actions: Action[] }>(`/api/campaigns/${id}/actions`);
   const plan = useApi<PlanView>(`/api/campaigns/${id}/plan`);
@@ -41,6 +63,7 @@ export default function OptimizerPanel({ campaignId, currency }: { campaignId: s
   const [error, setError] = useState<unknown>(null);
   const [autoApply, setAutoApply] = useState<boolean | null>(null);
   const [previous, setPrevious] = useState<Record<string, number>>({});
+  const [lastRun, setLastRun] = useState<OptimizeAnswer | null>(null);
   useLiveEvents(['action.proposed', 'action.applied', 'action.failed'], (e) => {
     if (e.data.campaign_id === campaignId) {
       actions.reload();
@@ -69,6 +92,7 @@ export default function OptimizerPanel({ campaignId, currency }: { campaignId: s
     });
   const list = [...(actions.data?.actions ?? [])].reverse();
   const proposed = list.filter((a) => a.status === 'proposed').length;
+  const none = noProposal(lastRun);
 
   return (
     <Card
@@ -89,18 +113,25 @@ export default function OptimizerPanel({ campaignId, currency }: { campaignId: s
             />
             Apply proposals automatically
           </label>
-          <Button onClick={() => run('optimize', () => post(`/api/campaigns/${id}/optimize`, {}))} busy={busy === 'optimize'} data-testid="run-optimizer">
+          <Button onClick={() => run('optimize', async () => setLastRun(await post<OptimizeAnswer>(`/api/campaigns/${id}/optimize`, {})))} busy={busy === 'optimize'} data-testid="run-optimizer">
             Run optimizer
           </Button>
         </>
       }
     >
       <ErrorBanner error={error} />
+      {none ? (
+        <p className="mb-2 rounded bg-slate-100 p-2 text-sm" data-testid="no-proposal-reason">
+          <span className="font-medium">No proposal from the last run: </span>
+          {none.reason}
+          {none.metric ? <span className="text-slate-700"> (judged on {METRIC_WORDS[none.metric] ?? none.metric})</span> : null}
+        </p>
+      ) : null}
       <States
         loading={actions.loading && !actions.data}
         error={actions.error}
         onRetry={actions.reload}
-        empty={actions.data && list.length === 0 ? <p className="text-sm text-slate-700">No proposals yet. The optimizer needs a few days of synced metrics.</p> : false}
+        empty={actions.data && list.length === 0 && !none ? <p className="text-sm text-slate-700">No proposals yet: run the optimizer to see what the synced metrics support.</p> : false}
       >
         <ol className="flex flex-col gap-2">
           {list.map((a) => (
@@ -119,8 +150,8 @@ export default function OptimizerPanel({ campaignId, currency }: { campaignId: s
                   </div>
                 ) : null}
               </div>
-              <p className="text-sm text-slate-800">{a.reason}</p>
-              <Params action={a} currency={currency} />
+              <p className="text-sm text-slate-800" data-testid="proposal-reason">{a.reason}</p>
+              <Params action={a} currency={currency} labels={labels} />
               {a.status === 'failed' && a.result ? <p className="text-xs text-red-800">{String((a.result as { error?: string }).error ?? '')}</p> : null}
             </li>
           ))}
@@ -146,7 +177,7 @@ export default function OptimizerPanel({ campaignId, currency }: { campaignId: s
                   return (
                     <tr key={s.id}>
                       <td className={td}>{s.name}</td>
-                      <td className={td}>{s.platform}</td>
+                      <td className={tdLabel}>{s.platform}</td>
                       <td className={`${tdNum} ${moved ? 'font-semibold' : ''}`} data-testid="ad-set-budget">{formatMoney(s.daily_budget_micros, currency)}</td>
                       <td className={tdNum}>{before === undefined ? '—' : formatMoney(before, currency)}{moved ? (s.daily_budget_micros > before ? ' ▲' : ' ▼') : ''}</td>
                     </tr>

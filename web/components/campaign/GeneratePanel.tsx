@@ -2,8 +2,8 @@
 
 /**
  * Creative generation for a campaign: `POST /api/generate {campaign_id, formats, variants,
- * video, brand?, logo?}` starts a `creative.set` job (the brand kit and logo come from the
- * campaign's `brief.brand`); its progress streams in; the creatives tab shows what it made.
+ * video, brand?, logo?, product_image?}` starts a `creative.set` job (the brand kit, logo and
+ * product photo come from the campaign's `brief.brand`, stored there at planning); its progress streams in; the creatives tab shows what it made.
  */
 
 import Link from 'next/link';
@@ -21,6 +21,8 @@ interface BrandKit {
   text?: string;
   font?: string;
   logo_asset_id?: string | null;
+  /** The product photo uploaded with the brief. */
+  product_asset_id?: string | null;
 }
 import JobProgress from '../JobProgress';
 import { Button, Card, ErrorBanner, inputClass } from '../ui';
@@ -48,12 +50,13 @@ export default function GeneratePanel({ campaign }: { campaign: Campaign }) {
         body.brand = { primary: brand.primary, secondary: brand.secondary, text: brand.text ?? null, font: brand.font ?? null };
       }
       if (brand?.logo_asset_id) body.logo = brand.logo_asset_id;
+      if (brand?.product_asset_id) body.product_image = brand.product_asset_id;
       const answer = await post<unknown>('/api/generate', body);
       const id = jobIdOf(answer);
       if (!id) throw new Error('the server answered without a job id');
       setJobId(id);
     } catch (e) {
-      setError(placeError(e, ['formats', 'variants', 'video', 'video_seconds'], { brand: 'formats', logo: 'formats' }));
+      setError(placeError(e, ['formats', 'variants', 'video', 'video_seconds'], { brand: 'formats', logo: 'formats', product_image: 'formats' }));
     } finally {
       setBusy(false);
     }

@@ -25,10 +25,47 @@ export interface MmmChannel {
   response_curve: [number, number][];
 }
 
+export interface MmmFrontPoint {
+  nrmse: number;
+  decomp_rssd: number;
+  lambda: number;
+  roas: number[];
+  chosen: boolean;
+}
+
 export interface MmmFit {
   model: { adstock: string; nrmse: number; decomp_rssd: number; r_squared: number; channels: MmmChannel[]; baseline: { name: string; contribution: number }[]; intercept: number };
+  /** The non-dominated models ("Pareto front"): the best budget options. */
+  front?: MmmFrontPoint[];
   evaluated: number;
   choice: string;
+}
+
+/** The marketer's words for the statistics of a fit, with the statistical name one click away. */
+export const MMM_WORDS = {
+  nrmse: { label: 'How well the model fits past sales', stat: 'NRMSE (normalised root-mean-square error; lower is better)' },
+  decomp_rssd: { label: 'How realistic the channel split is', stat: 'DECOMP.RSSD (distance between shares of spend and shares of effect; lower is better)' },
+  r_squared: { label: 'Share of the ups and downs in sales the model explains', stat: 'R² (coefficient of determination)' },
+  adstock: { label: 'How long an ad keeps working', stat: 'Adstock (carry-over shape)' },
+  front: { label: 'Best budget options', stat: 'Pareto front of (NRMSE, DECOMP.RSSD): no other model beats one on both' },
+  roas: { label: 'Sales per 1 spent', stat: 'ROAS' },
+  marginal_roas: { label: 'Sales from the next 1 spent', stat: 'Marginal ROAS' },
+} as const;
+
+/** Fit to past sales in words (NRMSE: lower is closer). */
+export function fitWords(nrmse: number): string {
+  if (!Number.isFinite(nrmse)) return 'unknown';
+  if (nrmse <= 0.1) return 'close';
+  if (nrmse <= 0.2) return 'fair';
+  return 'loose: read the channel numbers with care';
+}
+
+/** The channel split's realism in words (DECOMP.RSSD: lower is closer to the spend split). */
+export function splitWords(rssd: number): string {
+  if (!Number.isFinite(rssd)) return 'unknown';
+  if (rssd <= 0.1) return 'realistic';
+  if (rssd <= 0.25) return 'somewhat uneven';
+  return 'far from how the money was spent';
 }
 
 interface AllocatedChannel {
@@ -91,7 +128,7 @@ function Allocator({ jobId, channels }: { jobId: string; channels: MmmChannel[] 
   };
   const historical = new Map(result?.historical.channels.map((c) => [c.channel, c]) ?? []);
   return (
-    <Card title="Budget allocator">
+    <Card title="Suggested budget split">
       <ErrorBanner error={error.general} />
       <form onSubmit={submit} noValidate>
         <label className="flex max-w-xs flex-col text-sm">
@@ -117,14 +154,14 @@ function Allocator({ jobId, channels }: { jobId: string; channels: MmmChannel[] 
       {result ? (
         <div className="mt-3">
           <p className="text-sm" data-testid="allocation-uplift">
-            Expected response {num(result.allocation.total_response)} against {num(result.historical.total_response)} with the historical split:{' '}
+            Expected sales {num(result.allocation.total_response)} against {num(result.historical.total_response)} with the split you used before:{' '}
             <span className="font-semibold">{result.uplift >= 0 ? '+' : ''}{formatPercent(result.uplift, 1)}</span>.
           </p>
           <TableWrap label="Allocation">
             <table className="mt-2 w-full min-w-[560px] border-collapse">
               <thead>
                 <tr>
-                  {['Channel', 'Spend', 'Share', 'Historical spend', 'Response', 'ROAS', 'Marginal ROAS'].map((h, i) => (
+                  {['Channel', 'Spend', 'Share', 'Spent before', 'Expected sales', MMM_WORDS.roas.label, MMM_WORDS.marginal_roas.label].map((h, i) => (
                     <th key={h} scope="col" className={`${th} ${i ? 'text-right' : ''}`}>{h}</th>
                   ))}
                 </tr>
@@ -150,6 +187,43 @@ function Allocator({ jobId, channels }: { jobId: string; channels: MmmChannel[] 
   );
 }
 
+/** The non-dominated models, in words: each a trade-off between fit and a realistic split. */
+function BestOptions({ front, names }: { front: MmmFrontPoint[]; names: string[] }) {
+  return (
+    <Card title={MMM_WORDS.front.label}>
+      <p className="mb-2 text-sm text-slate-700">
+        Models that no other model beats on both fit and realism; each reads the channels a little differently. The one marked is shown above.
+      </p>
+      <TableWrap label={MMM_WORDS.front.label}>
+        <table className="w-full min-w-[560px] border-collapse" data-testid="mmm-front">
+          <thead>
+            <tr>
+              <th scope="col" className={th}>Option</th>
+              <th scope="col" className={th}>Fit to past sales</th>
+              <th scope="col" className={th}>Channel split</th>
+              {names.map((n) => <th key={n} scope="col" className={`${th} text-right`}>{n}: sales per 1</th>)}
+            </tr>
+          </thead>
+          <tbody>
+            {front.map((p, i) => (
+              <tr key={i} className={p.chosen ? 'bg-blue-50 font-medium' : undefined}>
+                <th scope="row" className={`${td} whitespace-nowrap text-left`}>{i + 1}{p.chosen ? ' (shown)' : ''}</th>
+                <td className={td} title={`NRMSE ${p.nrmse.toFixed(3)}`}>{fitWords(p.nrmse)}</td>
+                <td className={td} title={`DECOMP.RSSD ${p.decomp_rssd.toFixed(3)}`}>{splitWords(p.decomp_rssd)}</td>
+                {names.map((n, j) => <td key={n} className={tdNum}>{p.roas[j] === undefined ? '—' : num(p.roas[j])}</td>)}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableWrap>
+      <details className="mt-2 text-xs text-slate-700">
+        <summary className="cursor-pointer text-blue-800">Statistical name</summary>
+        <p className="mt-1">{MMM_WORDS.front.stat}. NRMSE and DECOMP.RSSD of each option are in the cells&apos; tooltips.</p>
+      </details>
+    </Card>
+  );
+}
+
 export default function MmmResults({ jobId, fit }: { jobId: string; fit: MmmFit }) {
   const m = fit.model;
   const curves = useMemo(() => mergeCurves(m.channels), [m.channels]);
@@ -157,20 +231,37 @@ export default function MmmResults({ jobId, fit }: { jobId: string; fit: MmmFit 
   return (
     <>
       <Card title="Model">
-        <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-5">
-          <div><dt className="text-slate-600">R²</dt><dd className="font-medium">{m.r_squared.toFixed(3)}</dd></div>
-          <div><dt className="text-slate-600">NRMSE</dt><dd className="font-medium">{m.nrmse.toFixed(3)}</dd></div>
-          <div><dt className="text-slate-600">DECOMP.RSSD</dt><dd className="font-medium">{m.decomp_rssd.toFixed(3)}</dd></div>
-          <div><dt className="text-slate-600">Adstock</dt><dd className="font-medium">{m.adstock}</dd></div>
-          <div><dt className="text-slate-600">Models fitted</dt><dd className="font-medium">{num(fit.evaluated, 0)}</dd></div>
+        <dl className="grid grid-cols-1 gap-3 text-sm sm:grid-cols-3" data-testid="mmm-quality">
+          <div>
+            <dt className="text-slate-600">{MMM_WORDS.nrmse.label}</dt>
+            <dd className="font-medium">{fitWords(m.nrmse)}</dd>
+          </div>
+          <div>
+            <dt className="text-slate-600">{MMM_WORDS.decomp_rssd.label}</dt>
+            <dd className="font-medium">{splitWords(m.decomp_rssd)}</dd>
+          </div>
+          <div>
+            <dt className="text-slate-600">{MMM_WORDS.r_squared.label}</dt>
+            <dd className="font-medium">{formatPercent(m.r_squared, 0)}</dd>
+          </div>
         </dl>
-        <p className="mt-2 text-xs text-slate-600">{fit.choice}</p>
+        <details className="mt-2 text-sm" data-testid="mmm-statistics">
+          <summary className="cursor-pointer text-blue-800">Statistical details</summary>
+          <dl className="mt-2 grid grid-cols-1 gap-2 sm:grid-cols-2">
+            <div><dt className="text-slate-600">{MMM_WORDS.nrmse.stat}</dt><dd className="font-medium tabular-nums">{m.nrmse.toFixed(3)}</dd></div>
+            <div><dt className="text-slate-600">{MMM_WORDS.decomp_rssd.stat}</dt><dd className="font-medium tabular-nums">{m.decomp_rssd.toFixed(3)}</dd></div>
+            <div><dt className="text-slate-600">{MMM_WORDS.r_squared.stat}</dt><dd className="font-medium tabular-nums">{m.r_squared.toFixed(3)}</dd></div>
+            <div><dt className="text-slate-600">{MMM_WORDS.adstock.stat}</dt><dd className="font-medium">{m.adstock}</dd></div>
+            <div><dt className="text-slate-600">Models fitted in the search</dt><dd className="font-medium tabular-nums">{num(fit.evaluated, 0)}</dd></div>
+            <div><dt className="text-slate-600">How this model was picked</dt><dd>{fit.choice}</dd></div>
+          </dl>
+        </details>
         <TableWrap label="Channels">
           <table className="mt-3 w-full min-w-[640px] border-collapse" data-testid="mmm-channels">
             <thead>
               <tr>
-                {['Channel', 'Spend', 'Contribution', 'Share of spend', 'Share of effect', 'ROAS', 'Marginal ROAS'].map((h, i) => (
-                  <th key={h} scope="col" className={`${th} ${i ? 'text-right' : ''}`}>{h}</th>
+                {['Channel', 'Spend', 'Sales it brought', 'Share of spend', 'Share of effect', MMM_WORDS.roas.label, MMM_WORDS.marginal_roas.label].map((h, i) => (
+                  <th key={h} scope="col" className={`${th} ${i ? 'text-right' : ''}`} title={h === MMM_WORDS.roas.label ? 'ROAS' : h === MMM_WORDS.marginal_roas.label ? 'Marginal ROAS' : undefined}>{h}</th>
                 ))}
               </tr>
             </thead>
@@ -209,6 +300,7 @@ export default function MmmResults({ jobId, fit }: { jobId: string; fit: MmmFit 
       <Card title="Response curves">
         <LineChart title="Response per period against spend per period (steady state)" x={curves.x} series={curves.series} xLabel="Spend per period" yLabel="Response" />
       </Card>
+      {fit.front && fit.front.length > 0 ? <BestOptions front={fit.front} names={names} /> : null}
       <Allocator jobId={jobId} channels={m.channels} />
     </>
   );

@@ -4,9 +4,10 @@
 
 import { useCallback, useEffect, useState } from 'react';
 import { get, query } from '@/lib/api';
+import { creativeLabels } from '@/lib/creatives';
 import { useLiveEvents } from '@/lib/events';
 import { useApi } from '@/lib/hooks';
-import type { Campaign, CampaignExperiments, MetricRow, Report } from '@/lib/types';
+import type { Campaign, CampaignExperiments, Creative, MetricRow, Report } from '@/lib/types';
 import CampaignFrame from '../CampaignFrame';
 import ExperimentsPanel from '../analytics/ExperimentsPanel';
 import MetricsPanel from '../analytics/MetricsPanel';
@@ -28,6 +29,19 @@ async function allMetrics(campaignId: string): Promise<MetricRow[]> {
   return rows;
 }
 
+/** Every creative of a campaign (for their names), page by page; none where the listing fails. */
+async function allCreatives(campaignId: string): Promise<Creative[]> {
+  const out: Creative[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < MAX_METRIC_PAGES; i++) {
+    const page: { creatives: Creative[]; next_cursor?: string | null } = await get(`/api/creatives${query({ campaign_id: campaignId, limit: 100, cursor })}`);
+    out.push(...page.creatives);
+    cursor = page.next_cursor ?? null;
+    if (!cursor) break;
+  }
+  return out;
+}
+
 function AnalyticsBody({ campaign }: { campaign: Campaign }) {
   const id = encodeURIComponent(campaign.id);
   const report = useApi<Report>(`/api/campaigns/${id}/report`);
@@ -44,6 +58,15 @@ function AnalyticsBody({ campaign }: { campaign: Campaign }) {
     );
   }, [campaign.id]);
   useEffect(loadRows, [loadRows]);
+  const [labels, setLabels] = useState<Map<string, string>>(new Map());
+  const loadLabels = useCallback(() => {
+    // Names only: where the listing fails, rows keep their short ids.
+    allCreatives(campaign.id).then((list) => setLabels(creativeLabels(list)), () => undefined);
+  }, [campaign.id]);
+  useEffect(loadLabels, [loadLabels]);
+  useLiveEvents(['creatives.generated'], (e) => {
+    if (e.data.campaign_id === campaign.id) loadLabels();
+  });
   useLiveEvents(['metrics.synced'], (e) => {
     if (e.data.campaign_id === campaign.id) {
       loadRows();
@@ -54,8 +77,8 @@ function AnalyticsBody({ campaign }: { campaign: Campaign }) {
   return (
     <>
       <ErrorBanner error={rowsError} onRetry={loadRows} />
-      {rows ? <MetricsPanel rows={rows} currency={campaign.currency} /> : !rowsError ? <Loading label="Loading metrics…" /> : null}
-      {report.error ? <ErrorBanner error={report.error} onRetry={report.reload} /> : report.data ? <ReportPanel report={report.data} /> : <Loading label="Loading the report…" />}
+      {rows ? <MetricsPanel rows={rows} currency={campaign.currency} labels={labels} /> : !rowsError ? <Loading label="Loading metrics…" /> : null}
+      {report.error ? <ErrorBanner error={report.error} onRetry={report.reload} /> : report.data ? <ReportPanel report={report.data} labels={labels} /> : <Loading label="Loading the report…" />}
       <ExperimentsPanel
         campaignId={campaign.id}
         platforms={campaign.platforms}
@@ -64,8 +87,9 @@ function AnalyticsBody({ campaign }: { campaign: Campaign }) {
         loading={experiments.loading}
         rows={rows ?? []}
         onRecorded={experiments.reload}
+        labels={labels}
       />
-      <OptimizerPanel campaignId={campaign.id} currency={campaign.currency} />
+      <OptimizerPanel campaignId={campaign.id} currency={campaign.currency} labels={labels} />
     </>
   );
 }

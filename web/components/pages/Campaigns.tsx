@@ -15,7 +15,7 @@ import { useApi } from '@/lib/hooks';
 import { addTotals, derived, emptyTotals, formatCount, formatPercent, formatRoas, type DeliveryTotals } from '@/lib/metrics';
 import { decimalToMicros, formatMoney } from '@/lib/money';
 import { CAMPAIGN_STATUSES, PLATFORMS, type Campaign, type CampaignPage, type Report } from '@/lib/types';
-import { Button, Empty, PageHeader, StatusBadge, States, TableWrap, inputClass, td, tdNum, th } from '../ui';
+import { Button, Empty, PageHeader, StatusBadge, States, TableWrap, inputClass, td, tdLabel, tdNum, th } from '../ui';
 
 type SortKey = 'name' | 'status' | 'budget' | 'spend' | 'impressions' | 'clicks' | 'ctr' | 'conversions' | 'cpa' | 'roas';
 
@@ -243,9 +243,12 @@ export default function Campaigns() {
                       <Link href={`/campaign/?id=${encodeURIComponent(c.id)}`} className="font-medium text-blue-800 underline-offset-2 hover:underline">
                         {c.name}
                       </Link>
-                      <div className="text-xs text-slate-600">{c.objective} · {c.start_date}{c.end_date ? ` → ${c.end_date}` : ''}</div>
+                      <div className="text-xs text-slate-600">
+                        {c.objective} · <span className="whitespace-nowrap">{c.start_date}</span>
+                        {c.end_date ? <> → <span className="whitespace-nowrap">{c.end_date}</span></> : null}
+                      </div>
                     </td>
-                    <td className={td}><StatusBadge status={c.status} /></td>
+                    <td className={tdLabel}><StatusBadge status={c.status} /></td>
                     <td className={tdNum}>{money(budgetMicros)}</td>
                     {t ? (
                       <>
@@ -262,7 +265,7 @@ export default function Campaigns() {
                         {reportError ? `Report unavailable: ${reportError}` : 'Loading delivery…'}
                       </td>
                     )}
-                    <td className={td}>{c.platforms.join(', ')}</td>
+                    <td className={tdLabel}>{c.platforms.join(', ')}</td>
                   </tr>
                 );
               })}

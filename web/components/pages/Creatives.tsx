@@ -14,7 +14,8 @@ import { COPY_FIELDS, variantFits } from '@/lib/copyLimits';
 import { useLiveEvents } from '@/lib/events';
 import { jobIdOf } from '@/lib/jobs';
 import type { Campaign, Creative } from '@/lib/types';
-import { saveBlob, zipCreatives } from '@/lib/zip';
+import { displayKeys } from '@/lib/creatives';
+import { saveBlob, zipCreatives, zipName } from '@/lib/zip';
 import CampaignFrame from '../CampaignFrame';
 import CopyLine from '../CopyCounter';
 import FormatPreview from '../FormatPreview';
@@ -23,12 +24,7 @@ import { Button, Card, Empty, ErrorBanner, StatusBadge, States, inputClass } fro
 
 const MAX_PAGES = 20;
 
-/** The keys of a creative's assets that are shown as a format (images and videos; not posters). */
-export function displayKeys(assets: Record<string, string>): string[] {
-  return Object.keys(assets)
-    .filter((k) => !k.startsWith('poster:') && !k.startsWith('thumb:'))
-    .sort((a, b) => Number(a.startsWith('video:')) - Number(b.startsWith('video:')) || a.localeCompare(b));
-}
+export { displayKeys } from '@/lib/creatives';
 
 function CreativeCard({ creative, showZones, onChanged }: { creative: Creative; showZones: boolean; onChanged: () => void }) {
   const [jobId, setJobId] = useState<string | null>(null);
@@ -158,8 +154,8 @@ function CreativeList({ campaign }: { campaign: Campaign }) {
     setZipError(null);
     setZipState('Preparing…');
     try {
-      const blob = await zipCreatives(shown, (done, total) => setZipState(`Fetched ${done} of ${total} files…`));
-      saveBlob(blob, `${campaign.name.replace(/[^A-Za-z0-9._-]+/g, '_') || 'creatives'}.zip`);
+      const blob = await zipCreatives(campaign.name, shown, (done, total) => setZipState(`Fetched ${done} of ${total} files…`));
+      saveBlob(blob, zipName(campaign.name));
       setZipState(`Saved ${shown.length} creatives.`);
     } catch (e) {
       setZipError(e);

@@ -1,7 +1,9 @@
 'use client';
 
 /**
- * Deployment: one deployment per platform (`POST /api/deployments`, a job), each with its
+ * Deployment: one deployment per platform (`POST /api/deployments`, a job), a rehearsal of the
+ * whole plan in the sandbox (the same route with platform `sandbox`), a draft plan approved in
+ * the same step once the user confirms it (`approve: true`), each deployment with its
  * status, the platform objects it made with their external ids (the ledger, from
  * `GET /api/deployments/{id}`), its log (deployment and sync events), pause and resume,
  * redeploy, and for the sandbox a control that simulates days and syncs them
@@ -16,7 +18,7 @@ import { placeError, type PlacedError } from '@/lib/forms';
 import type { Campaign, Deployment } from '@/lib/types';
 import CampaignFrame from '../CampaignFrame';
 import JobProgress from '../JobProgress';
-import { Button, Card, Empty, ErrorBanner, StatusBadge, States, TableWrap, formatTime, inputClass, shortId, td, th } from '../ui';
+import { Button, Card, Empty, ErrorBanner, StatusBadge, States, TableWrap, formatTime, inputClass, shortId, td, tdLabel, th } from '../ui';
 
 const LOG_KINDS = ['deployment.updated', 'metrics.synced', 'action.applied', 'action.failed'] as const;
 
@@ -147,7 +149,7 @@ function DeploymentCard({ deployment, log, onChanged }: { deployment: Deployment
                 <tbody>
                   {d.objects.map((o) => (
                     <tr key={`${o.kind}-${o.local_id}`}>
-                      <td className={td}>{o.kind}</td>
+                      <td className={tdLabel}>{o.kind}</td>
                       <td className={`${td} font-mono text-xs`}>{o.local_id}</td>
                       <td className={`${td} font-mono text-xs`} data-testid="external-id">{o.external_id}</td>
                     </tr>
@@ -168,54 +170,114 @@ function DeploymentCard({ deployment, log, onChanged }: { deployment: Deployment
   );
 }
 
-function Deployments({ campaign }: { campaign: Campaign }) {
+/** What a deploy asks for: a real platform, or the sandbox rehearsing the whole plan. */
+interface DeployTarget {
+  platform: string;
+  rehearsal: boolean;
+}
+
+/** The request body of `POST /api/deployments`; `approve` only where the user confirmed it. */
+export function deployBody(campaignId: string, target: DeployTarget, approve: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = { campaign_id: campaignId, platform: target.rehearsal ? 'sandbox' : target.platform };
+  if (approve) body.approve = true;
+  return body;
+}
+
+/** A 409 that asks for the plan to be approved first. */
+export function needsApproval(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 409 && /approv/i.test(e.message);
+}
+
+export function Deployments({ campaign, reload }: { campaign: Campaign; reload: () => void }) {
   const list = useApi<{ deployments: Deployment[] }>(`/api/deployments${query({ campaign_id: campaign.id, limit: 100 })}`);
   const log = useEventHistory(LOG_KINDS);
-  const [platform, setPlatform] = useState(campaign.platforms.includes('sandbox') ? 'sandbox' : campaign.platforms[0] ?? 'sandbox');
-  const [busy, setBusy] = useState(false);
+  const real = campaign.platforms.filter((p) => p !== 'sandbox');
+  const choices = real.length > 0 ? real : ['sandbox'];
+  const [platform, setPlatform] = useState(choices[0]);
+  const [busy, setBusy] = useState<'deploy' | 'rehearse' | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [jobId, setJobId] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<{ target: DeployTarget; message: string | null } | null>(null);
+  const [job, setJob] = useState<{ id: string; title: string } | null>(null);
   const existing = new Set((list.data?.deployments ?? []).map((d) => d.platform));
+  const isDraft = campaign.status === 'draft';
 
-  const deploy = async () => {
-    setBusy(true);
+  const deploy = async (target: DeployTarget, approve: boolean) => {
+    setBusy(target.rehearsal ? 'rehearse' : 'deploy');
     setError(null);
     try {
-      const answer = await post<{ job_id?: string }>('/api/deployments', { campaign_id: campaign.id, platform });
-      if (answer.job_id) setJobId(answer.job_id);
+      const answer = await post<{ job_id?: string }>('/api/deployments', deployBody(campaign.id, target, approve));
+      setConfirm(null);
+      if (answer.job_id) setJob({ id: answer.job_id, title: target.rehearsal ? 'Rehearsing the whole plan in the sandbox' : `Deploying to ${target.platform}` });
       list.reload();
+      if (approve) reload();
     } catch (e) {
-      setError(e);
+      if (needsApproval(e)) setConfirm({ target, message: (e as ApiError).message });
+      else setError(e);
     } finally {
-      setBusy(false);
+      setBusy(null);
     }
   };
+  /** A draft plan is approved in the same step: the user says so first. */
+  const start = (target: DeployTarget) => {
+    if (isDraft) setConfirm({ target, message: null });
+    else void deploy(target, false);
+  };
+  const where = (t: DeployTarget) => (t.rehearsal || t.platform === 'sandbox' ? 'the sandbox' : t.platform);
 
   return (
     <>
       <Card title="Deploy">
+        <p className="mb-2 text-sm" data-testid="campaign-status">
+          Campaign status: <StatusBadge status={campaign.status} />
+          {isDraft ? <span className="ml-2 text-slate-700">The plan is not approved yet: deploying approves it.</span> : null}
+        </p>
         <div className="flex flex-wrap items-end gap-2">
           <label className="flex flex-col text-sm">
             <span className="font-medium">Platform</span>
             <select className={inputClass} value={platform} onChange={(e) => setPlatform(e.target.value)}>
-              {campaign.platforms.map((p) => (
+              {choices.map((p) => (
                 <option key={p} value={p}>{p}{existing.has(p) ? ' (deployed)' : ''}</option>
               ))}
             </select>
           </label>
-          <Button onClick={deploy} busy={busy} data-testid="deploy">
+          <Button onClick={() => start({ platform, rehearsal: false })} busy={busy === 'deploy'} disabled={busy !== null} data-testid="deploy">
             Deploy to {platform}
           </Button>
+          <Button variant="secondary" onClick={() => start({ platform: 'sandbox', rehearsal: true })} busy={busy === 'rehearse'} disabled={busy !== null} data-testid="rehearse">
+            Rehearse in the sandbox
+          </Button>
         </div>
-        <p className="mt-1 text-xs text-slate-600">Everything is checked first; a campaign that is not ready gets a message naming what is missing.</p>
+        <p className="mt-1 text-xs text-slate-600">
+          A rehearsal simulates the whole plan in the sandbox (every platform&apos;s ad sets, with the full budget) and spends nothing.
+          {real.length === 0 ? ' This plan names no real platform, so deploying it is its rehearsal.' : ''} Everything is checked first; a
+          campaign that is not ready gets a message naming what is missing.
+        </p>
+        {confirm ? (
+          <div role="group" aria-labelledby="confirm-approve-title" className="mt-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm" data-testid="confirm-approve">
+            <p id="confirm-approve-title" className="font-semibold">Deploying approves the plan</p>
+            <p className="mt-1 text-slate-800">
+              This campaign is a draft. Deploying to {where(confirm.target)} approves its plan as it stands: the campaign becomes active
+              {where(confirm.target) === 'the sandbox' ? ' (the sandbox spends nothing).' : ` and starts spending on ${confirm.target.platform}.`}
+            </p>
+            {confirm.message ? <p className="mt-1 text-xs text-slate-700">The server said: {confirm.message}</p> : null}
+            <div className="mt-2 flex gap-2">
+              <Button onClick={() => deploy(confirm.target, true)} busy={busy !== null} data-testid="confirm-deploy">
+                Approve and deploy
+              </Button>
+              <Button variant="secondary" onClick={() => setConfirm(null)}>
+                Cancel
+              </Button>
+            </div>
+          </div>
+        ) : null}
         <ErrorBanner error={error} />
-        {jobId ? <JobProgress jobId={jobId} title={`Deploying to ${platform}`} onDone={() => list.reload()} /> : null}
+        {job ? <JobProgress key={job.id} jobId={job.id} title={job.title} onDone={() => { list.reload(); reload(); }} /> : null}
       </Card>
       <States
         loading={list.loading && !list.data}
         error={list.error}
         onRetry={list.reload}
-        empty={list.data && list.data.deployments.length === 0 ? <Empty title="Not deployed yet">Deploy to the sandbox first: it simulates delivery day by day.</Empty> : false}
+        empty={list.data && list.data.deployments.length === 0 ? <Empty title="Not deployed yet">Rehearse in the sandbox first: it simulates delivery of the whole plan day by day.</Empty> : false}
       >
         <div className="flex flex-col gap-4">
           {(list.data?.deployments ?? []).map((d) => <DeploymentCard key={d.id} deployment={d} log={log} onChanged={list.reload} />)}
@@ -226,5 +288,5 @@ function Deployments({ campaign }: { campaign: Campaign }) {
 }
 
 export default function Deploy() {
-  return <CampaignFrame>{({ campaign }) => <Deployments campaign={campaign} />}</CampaignFrame>;
+  return <CampaignFrame>{({ campaign, reload }) => <Deployments campaign={campaign} reload={reload} />}</CampaignFrame>;
 }

@@ -12,7 +12,7 @@ import { get, query, request } from '@/lib/api';
 import { useApi, useInterval } from '@/lib/hooks';
 import { formatEta, isTerminal } from '@/lib/jobs';
 import { JOB_STATES, type JobPage, type JobView } from '@/lib/types';
-import { Button, Card, Empty, ErrorBanner, PageHeader, ProgressBar, StatusBadge, States, TableWrap, formatTime, inputClass, shortId, td, tdNum, th } from '../ui';
+import { Button, Card, Empty, ErrorBanner, PageHeader, ProgressBar, StatusBadge, States, TableWrap, formatTime, inputClass, shortId, td, tdLabel, tdNum, th } from '../ui';
 
 const REFRESH_MS = 3000;
 const QUEUE_LOOKUPS = 10;
@@ -130,7 +130,7 @@ export default function Jobs() {
               {jobs.map((j) => (
                 <tr key={j.id}>
                   <td className={`${td} font-mono text-xs`} title={j.id}>{shortId(j.id)}</td>
-                  <td className={td}>{j.kind}</td>
+                  <td className={tdLabel}>{j.kind}</td>
                   <td className={td}>
                     <StatusBadge status={j.state} />
                     {j.error ? <p className="max-w-xs truncate text-xs text-red-800" title={j.error}>{j.error}</p> : j.message ? <p className="max-w-xs truncate text-xs text-slate-600" title={j.message}>{j.message}</p> : null}
@@ -138,7 +138,7 @@ export default function Jobs() {
                   <td className={td}><ProgressBar value={j.progress} label={`job ${shortId(j.id)} progress`} /></td>
                   <td className={tdNum}>{j.state === 'queued' ? (positions[j.id] ?? j.queue_position ?? '…') : '—'}</td>
                   <td className={tdNum}>{j.state === 'running' ? formatEta(j.eta_seconds) : '—'}</td>
-                  <td className={`${td} text-xs`}>{formatTime(j.created_at)}</td>
+                  <td className={`${tdLabel} text-xs`}>{formatTime(j.created_at)}</td>
                   <td className={td}>{!isTerminal(j.state) ? <Button variant="secondary" onClick={() => cancel(j.id)} aria-label={`Cancel job ${shortId(j.id)}`}>Cancel</Button> : null}</td>
                 </tr>
               ))}

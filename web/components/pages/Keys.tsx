@@ -7,7 +7,7 @@ import { post, request } from '@/lib/api';
 import { placeError, type PlacedError } from '@/lib/forms';
 import { useApi } from '@/lib/hooks';
 import type { CreatedKey, KeyView } from '@/lib/types';
-import { Button, Card, Empty, ErrorBanner, Field, PageHeader, States, TableWrap, describedBy, formatTime, inputClass, td, th } from '../ui';
+import { Button, Card, Empty, ErrorBanner, Field, PageHeader, States, TableWrap, describedBy, formatTime, inputClass, td, tdLabel, th } from '../ui';
 
 export default function Keys() {
   const keys = useApi<{ keys: KeyView[] }>('/api/keys');
@@ -99,7 +99,7 @@ export default function Keys() {
                 <tr key={k.id}>
                   <td className={td}>{k.name}</td>
                   <td className={`${td} font-mono text-xs`}>{k.prefix}…</td>
-                  <td className={`${td} text-xs`}>{formatTime(k.created_at)}</td>
+                  <td className={`${tdLabel} text-xs`}>{formatTime(k.created_at)}</td>
                   <td className={td}>{k.revoked_at ? `revoked ${formatTime(k.revoked_at)}` : 'active'}</td>
                   <td className={td}>
                     {k.revoked_at ? null : confirming === k.id ? (

@@ -8,8 +8,9 @@
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { get, post, query } from '@/lib/api';
-import { guessResponse, summarizeCsv, type CsvSummary } from '@/lib/csv';
-import { placeError, type PlacedError } from '@/lib/forms';
+import { csvProblem, guessResponse, summarizeCsv, type CsvSummary } from '@/lib/csv';
+import { NO_ERROR, formatBytes, placeError, type PlacedError } from '@/lib/forms';
+import { MAX_MMM_CSV_BYTES, readText } from '@/lib/uploads';
 import { useApi } from '@/lib/hooks';
 import { jobIdOf } from '@/lib/jobs';
 import type { JobPage, JobView } from '@/lib/types';
@@ -17,11 +18,26 @@ import JobProgress from '../JobProgress';
 import MmmResults, { type MmmFit } from '../mmm/MmmResults';
 import { Button, Card, ErrorBanner, Loading, PageHeader, formatTime, inputClass } from '../ui';
 
-const ADSTOCKS = ['geometric', 'weibull_cdf', 'weibull_pdf'];
+const ADSTOCKS: [string, string][] = [
+  ['geometric', 'fades steadily (geometric)'],
+  ['weibull_cdf', 'fades after a while (Weibull CDF)'],
+  ['weibull_pdf', 'peaks later, then fades (Weibull PDF)'],
+];
+const MMM_FIELDS = ['data', 'columns', 'config', 'body', 'holidays'];
+const MMM_ALIASES: Record<string, string> = { 'data.csv': 'data', body: 'data', generations: 'config' };
+
+/** Why Fit cannot run yet, in words, or null. */
+export function fitBlocker(csv: string, problem: string | null, channels: string[]): string | null {
+  if (problem) return 'Fix the file first (see above).';
+  if (!csv) return 'Choose a CSV file first.';
+  if (channels.length === 0) return 'Tick at least one spend column as a channel.';
+  return null;
+}
 
 export default function Mmm() {
   const [csv, setCsv] = useState('');
   const [summary, setSummary] = useState<CsvSummary | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
   const [dateColumn, setDateColumn] = useState('date');
   const [response, setResponse] = useState('');
   const [channels, setChannels] = useState<string[]>([]);
@@ -34,8 +50,16 @@ export default function Mmm() {
   const [loadingFit, setLoadingFit] = useState(false);
   const previous = useApi<JobPage>(`/api/jobs${query({ kind: 'analytics.mmm', state: 'succeeded', limit: 20 })}`);
 
-  const readCsv = (text: string) => {
-    setCsv(text);
+  const readCsv = (text: string, bytes: number) => {
+    setError(NO_ERROR);
+    const why = csvProblem(text, bytes, MAX_MMM_CSV_BYTES, formatBytes);
+    setProblem(why);
+    setCsv(why ? '' : text);
+    if (why) {
+      setSummary(null);
+      setChannels([]);
+      return;
+    }
     const s = summarizeCsv(text);
     setSummary(s);
     const date = s.dateColumn ?? s.header[0] ?? 'date';
@@ -82,13 +106,17 @@ export default function Mmm() {
       });
       setJobId(jobIdOf(answer));
     } catch (err) {
-      setError(placeError(err, ['data', 'columns', 'config', 'body', 'holidays']));
+      // A message about a column (`tv: spend is zero throughout`) shows at the column choices.
+      const columnAliases = Object.fromEntries([dateColumn, response, ...channels].map((c) => [c, 'columns']));
+      setError(placeError(err, MMM_FIELDS, { ...columnAliases, ...MMM_ALIASES }, { bodyField: 'data', sentBytes: new Blob([csv]).size }));
     } finally {
       setBusy(false);
     }
   };
 
   const fe = error.fields;
+  const dataError = problem ?? fe.data ?? null;
+  const blocker = fitBlocker(csv, problem, channels);
   return (
     <>
       <PageHeader title="Marketing mix" />
@@ -102,15 +130,21 @@ export default function Mmm() {
               type="file"
               accept=".csv,text/csv"
               className="text-sm"
-              aria-invalid={fe.data || fe.body ? true : undefined}
-              aria-describedby={fe.data || fe.body ? 'data-error' : undefined}
+              aria-invalid={dataError ? true : undefined}
+              aria-describedby={`data-hint${dataError ? ' data-error' : ''}`}
               onChange={async (e) => {
                 const file = e.target.files?.[0];
-                if (file) readCsv(await file.text());
+                if (!file) return;
+                // Past the limit the file is not even read: its size says enough.
+                readCsv(file.size > MAX_MMM_CSV_BYTES ? '' : await readText(file), file.size);
               }}
+              data-testid="mmm-csv"
             />
           </label>
-          {fe.data || fe.body ? <p id="data-error" role="alert" className="text-sm text-red-800">{fe.data ?? fe.body}</p> : null}
+          <p id="data-hint" className="text-xs text-slate-600">
+            Up to {formatBytes(MAX_MMM_CSV_BYTES)} (the server&apos;s default limit on one fit) and 1,100 rows; dates as YYYY-MM-DD.
+          </p>
+          {dataError ? <p id="data-error" role="alert" className="text-sm text-red-800" data-testid="mmm-data-error">{dataError}</p> : null}
           {summary ? (
             <>
               <p className="text-sm">{summary.rows} rows, columns: {summary.header.join(', ')}</p>
@@ -128,13 +162,13 @@ export default function Mmm() {
                   </select>
                 </label>
                 <label className="flex flex-col text-sm">
-                  <span className="font-medium">Adstock</span>
+                  <span className="font-medium">How long an ad keeps working</span>
                   <select className={inputClass} value={adstock} onChange={(e) => setAdstock(e.target.value)}>
-                    {ADSTOCKS.map((a) => <option key={a}>{a}</option>)}
+                    {ADSTOCKS.map(([value, words]) => <option key={value} value={value}>{words}</option>)}
                   </select>
                 </label>
                 <label className="flex flex-col text-sm">
-                  <span className="font-medium">Search generations</span>
+                  <span className="font-medium">Search effort (generations)</span>
                   <input className={inputClass} type="number" min={1} max={300} value={generations} onChange={(e) => setGenerations(e.target.value)} aria-invalid={fe.config ? true : undefined} aria-describedby={fe.config ? 'config-error' : undefined} />
                 </label>
               </div>
@@ -153,8 +187,9 @@ export default function Mmm() {
               </fieldset>
             </>
           ) : null}
-          <div>
-            <Button type="submit" busy={busy} disabled={!csv || channels.length === 0}>Fit model</Button>
+          <div className="flex flex-wrap items-center gap-2">
+            <Button type="submit" busy={busy} disabled={blocker !== null} aria-describedby={blocker ? 'fit-blocker' : undefined}>Fit model</Button>
+            {blocker ? <span id="fit-blocker" className="text-sm text-slate-700" data-testid="fit-blocker">{blocker}</span> : null}
           </div>
         </form>
         {jobId ? <JobProgress jobId={jobId} title="Fitting" onDone={(w) => { if (w.job?.state === 'succeeded') { void openFit(jobId); previous.reload(); } }} /> : null}

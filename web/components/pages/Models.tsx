@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError } from '@/lib/api';
 import { useApi } from '@/lib/hooks';
-import { Card, ErrorBanner, Loading, PageHeader, StatusBadge, TableWrap, td, th } from '../ui';
+import { Card, ErrorBanner, Loading, PageHeader, StatusBadge, TableWrap, td, tdLabel, th } from '../ui';
 
 interface Readiness {
   status: string;
@@ -68,8 +68,8 @@ export default function Models() {
                       <td className={td}>{m.name}{m.default ? <span className="text-xs text-slate-600"> (default)</span> : null}</td>
                       <td className={td}>{String(m.task)}</td>
                       <td className={td}>{m.architecture}</td>
-                      <td className={td}>{m.installed ? 'yes' : 'no'}</td>
-                      <td className={td}>{m.loaded ? <StatusBadge status="active" /> : 'no'}</td>
+                      <td className={tdLabel}>{m.installed ? 'yes' : 'no'}</td>
+                      <td className={tdLabel}>{m.loaded ? <StatusBadge status="active" /> : 'no'}</td>
                     </tr>
                   ))}
                 </tbody>
