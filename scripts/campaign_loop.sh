@@ -40,7 +40,7 @@ job=$(post /api/generate "{\"campaign_id\": \"$campaign\", \"video_seconds\": 6,
 wait_job "$job" | jq '[.creatives[] | {name, headline: .copy.headline, formats: (.assets | keys)}]'
 
 echo "3. deploy to the sandbox platform" >&2
-deployment=$(post /api/deployments "{\"campaign_id\": \"$campaign\", \"platform\": \"sandbox\"}")
+deployment=$(post /api/deployments "{\"campaign_id\": \"$campaign\", \"platform\": \"sandbox\", \"approve\": true}")
 wait_job "$(jq -r .job_id <<<"$deployment")" >/dev/null
 deployment=$(jq -r .deployment.id <<<"$deployment")
 get "/api/deployments/$deployment" | jq '{status, objects: [.objects[] | {kind, external_id}]}'

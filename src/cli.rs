@@ -195,11 +195,24 @@ pub enum BenchWhat {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start; boxing the brief's fields would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum CampaignAction {
     /// The planner agent: a brief, a budget and a goal in; a draft campaign with its plan out.
     Plan {
+        /// The brand's name (the campaign is named from it).
+        #[arg(long)]
+        brand: Option<String>,
         #[arg(long)]
         product: String,
+        /// 1 to 3 short phrases, separated by `;`.
+        #[arg(long, value_delimiter = ';')]
+        benefits: Vec<String>,
+        #[arg(long)]
+        offer: Option<String>,
+        /// Interests to target, separated by `;`.
+        #[arg(long, value_delimiter = ';')]
+        interests: Vec<String>,
         #[arg(long, default_value = "")]
         audience: String,
         /// awareness, traffic, engagement, leads, app_promotion or sales.
@@ -215,7 +228,7 @@ pub enum CampaignAction {
         start: String,
         #[arg(long)]
         end: String,
-        /// meta, google, tiktok, sandbox (comma-separated).
+        /// meta, google, tiktok (comma-separated), or sandbox alone.
         #[arg(long, value_delimiter = ',', default_value = "sandbox")]
         platforms: Vec<String>,
         #[arg(long, value_delimiter = ',')]
@@ -247,8 +260,12 @@ pub enum CampaignAction {
     /// Deploy a campaign to a platform (idempotent: a second run answers the same deployment).
     Deploy {
         campaign_id: String,
+        /// A platform the campaign lists, or sandbox: a rehearsal of the whole plan.
         #[arg(long, default_value = "sandbox")]
         platform: String,
+        /// Approve a draft plan in the same step (a draft is refused without it).
+        #[arg(long)]
+        approve: bool,
     },
     /// Read a deployment's metrics from its platform (the sandbox simulates `--days` first).
     Sync {
@@ -509,7 +526,11 @@ async fn campaign(
     let log = |line: &str| eprintln!("{line}");
     let out = match action {
         CampaignAction::Plan {
+            brand,
             product,
+            benefits,
+            offer,
+            interests,
             audience,
             objective,
             currency,
@@ -522,7 +543,11 @@ async fn campaign(
             seed,
         } => {
             let args = c::PlanArgs {
+                brand,
                 product,
+                benefits,
+                offer,
+                interests,
                 audience,
                 objective,
                 currency,
@@ -571,7 +596,8 @@ async fn campaign(
         CampaignAction::Deploy {
             campaign_id,
             platform,
-        } => c::deploy(&client, &campaign_id, &platform, wait, &log).await?,
+            approve,
+        } => c::deploy(&client, &campaign_id, &platform, approve, wait, &log).await?,
         CampaignAction::Sync {
             deployment_id,
             days,

@@ -31,7 +31,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   reporter: [['list']],
-  testIgnore: isStatic ? ['**/flow.spec.ts', '**/pages.spec.ts'] : ['**/static.spec.ts'],
+  testIgnore: isStatic ? ['**/flow.spec.ts', '**/pages.spec.ts', '**/acceptance.spec.ts'] : ['**/static.spec.ts'],
   use: {
     baseURL: isStatic ? `http://127.0.0.1:${STATIC_PORT}` : process.env.BASE_URL,
     headless: true,

@@ -31,7 +31,9 @@ pub const OBJECTIVES: &[&str] = &[
     "app_promotion",
     "sales",
 ];
-pub const STATUSES: &[&str] = &["draft", "active", "paused", "archived"];
+/// A campaign's states: `draft` (planned, not approved), `active`, `paused`, `ended` (its schedule is
+/// over) and `archived`.
+pub const STATUSES: &[&str] = &["draft", "active", "paused", "ended", "archived"];
 pub const PLATFORMS: &[&str] = &crate::orchestrate::Platform::NAMES;
 
 pub fn router() -> Router<AppState> {

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,10 @@ pub fn router() -> Router<AppState> {
             get(list).post(connect),
         )
         .route("/api/platforms/{platform}/connections/{id}", delete(remove))
+        .route(
+            "/api/platforms/{platform}/connections/{id}/test",
+            post(test),
+        )
 }
 
 /// An ad account to connect, with its tokens.
@@ -384,4 +388,40 @@ pub async fn remove(
         return Ok(StatusCode::NO_CONTENT);
     }
     Err(ApiError::NotFound(format!("no {platform} connection {id}")))
+}
+
+/// Whether a connection works: the platform was asked for the account's delivery of yesterday.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    /// What the platform answered, in words (the error when it refused).
+    pub message: String,
+}
+
+/// Tests a connection with a read-only call the platform answers only for valid credentials
+/// (yesterday's insights of the account); 200 with `ok: false` and the platform's error when
+/// it refuses.
+#[utoipa::path(post, path = "/api/platforms/{platform}/connections/{id}/test", tag = "platforms",
+    params(("platform" = String, Path, description = "meta, google or tiktok"),
+           ("id" = String, Path, description = "Connection id")),
+    responses((status = 200, description = "The result", body = ConnectionTest),
+        (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn test(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((platform_name, id)): Path<(String, String)>,
+) -> Result<Json<ConnectionTest>, ApiError> {
+    let platform = platform(&platform_name)?;
+    let row = state
+        .store
+        .get_connection(&principal.owner_id, &id)
+        .await?
+        .filter(|r| r.platform == platform.name())
+        .ok_or_else(|| ApiError::NotFound(format!("no {platform} connection {id}")))?;
+    let answer = state.orchestrator.platforms.test_connection(&row).await;
+    Ok(Json(match answer {
+        Ok(message) => ConnectionTest { ok: true, message },
+        Err(message) => ConnectionTest { ok: false, message },
+    }))
 }

@@ -21,6 +21,7 @@ use crate::jobs::SubmitRequest;
 use crate::orchestrate::Platform;
 use crate::orchestrate::campaign::MAX_SYNC_DAYS;
 use crate::orchestrate::deploy::{DeployError, DeployInput};
+use crate::store::campaigns::CampaignRow;
 use crate::store::now_ms;
 use crate::store::orchestration::{DeploymentRow, MetricFilter, MetricRow};
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/deployments/{id}/redeploy", post(redeploy))
         .route("/api/deployments/{id}/pause", post(pause))
         .route("/api/deployments/{id}/resume", post(resume))
+        .route("/api/deployments/{id}/sandbox/rates", post(sandbox_rates))
         .route("/api/metrics", get(metrics))
         .route("/api/campaigns/{id}/report", get(report))
 }
@@ -43,8 +45,12 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewDeployment {
     pub campaign_id: String,
-    /// meta, google, tiktok or sandbox (the campaign must list it).
+    /// meta, google or tiktok (the campaign must list it), or sandbox: a rehearsal of the whole
+    /// plan (every platform's ad sets with their budgets) on simulated delivery.
     pub platform: String,
+    /// A draft campaign is deployed only once its plan is approved: `true` approves it in this
+    /// step (the answer says so with `approved_plan`); without it a draft answers 409.
+    pub approve: Option<bool>,
 }
 
 /// A campaign's deployment to one platform.
@@ -87,6 +93,9 @@ pub struct DeploymentStarted {
     pub deployment: DeploymentView,
     /// The `campaign.deploy` job.
     pub job_id: String,
+    /// True when this request approved the draft plan (`approve: true`): the campaign is now
+    /// `active`.
+    pub approved_plan: bool,
 }
 
 /// What `POST /api/deployments` answers: a new deployment with its job (202), or the existing
@@ -194,6 +203,9 @@ pub async fn create(
             ),
         });
     }
+    // Approved last, once nothing else refuses the deployment.
+    let approved_plan =
+        approve_for_deploy(&state, &campaign, body.approve.unwrap_or(false)).await?;
     let (d, created) = state.store.create_or_get_deployment(&candidate).await?;
     if !created {
         return Ok((StatusCode::OK, Json(DeploymentCreated::Existing(view(&d)))));
@@ -205,8 +217,51 @@ pub async fn create(
         Json(DeploymentCreated::Started(DeploymentStarted {
             deployment: view(&d),
             job_id,
+            approved_plan,
         })),
     ))
+}
+
+/// A campaign deploys once its plan is approved: a draft is approved here when the caller says
+/// so (answers true), else refused with 409; an archived or ended campaign is refused.
+async fn approve_for_deploy(
+    state: &AppState,
+    campaign: &CampaignRow,
+    approve: bool,
+) -> Result<bool, ApiError> {
+    match campaign.status.as_str() {
+        "draft" if approve => {
+            let mut row = campaign.clone();
+            row.status = "active".into();
+            row.updated_at = now_ms();
+            match state.store.update_campaign(&row, campaign.version).await? {
+                crate::store::campaigns::Versioned::Done(_) => Ok(true),
+                _ => Err(ApiError::Conflict {
+                    code: "stale",
+                    message: format!(
+                        "campaign {}: it changed while it was being approved; try again",
+                        campaign.id
+                    ),
+                }),
+            }
+        }
+        "draft" => Err(ApiError::Conflict {
+            code: "not_approved",
+            message: format!(
+                "campaign: {} is a draft; approve its plan first (PATCH /api/campaigns/{} with \
+                 status active) or send \"approve\": true to approve it in this step",
+                campaign.id, campaign.id
+            ),
+        }),
+        "archived" | "ended" => Err(ApiError::Conflict {
+            code: "not_deployable",
+            message: format!(
+                "campaign: {} is {}; only a draft, active or paused campaign deploys",
+                campaign.id, campaign.status
+            ),
+        }),
+        _ => Ok(false),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -499,6 +554,23 @@ async fn set_delivery(
         .store
         .set_deployment_status(owner, id, to, None, None, now_ms())
         .await?;
+    // The campaign follows its delivery: paused when every deployment is, active again when one
+    // resumes.
+    let all = state
+        .store
+        .list_deployments(owner, Some(&d.campaign_id), 100, 0)
+        .await?;
+    let campaign_status = if active {
+        Some("active")
+    } else if all.iter().all(|x| x.status != "active") {
+        Some("paused")
+    } else {
+        None
+    };
+    if let Some(status) = campaign_status {
+        crate::orchestrate::campaign::follow_delivery(&state.store, owner, &d.campaign_id, status)
+            .await?;
+    }
     let _ = state
         .events
         .publish(
@@ -510,6 +582,88 @@ async fn set_delivery(
         .await;
     let d = deployment(state, owner, id).await?;
     Ok(Json(view(&d)))
+}
+
+/// A rehearsal's "what if": one creative converts at a fraction (or a multiple) of its rate.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxRates {
+    /// A creative of the rehearsed campaign.
+    pub creative_id: String,
+    /// Its ads' conversion rate is multiplied by this (0 to 10) from the next simulated day on.
+    pub conversion_rate_factor: f64,
+}
+
+/// What changed: the creative's ads in the sandbox and their conversion rates now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SandboxRatesChanged {
+    pub creative_id: String,
+    /// One per ad of the creative (one per ad set of its platform).
+    pub conversion_rates: Vec<f64>,
+}
+
+/// Sandbox only: makes one creative convert worse or better from the next simulated day on, to
+/// rehearse how the optimizer and the A/B test respond.
+#[utoipa::path(post, path = "/api/deployments/{id}/sandbox/rates", tag = "campaigns",
+    params(("id" = String, Path)), request_body = SandboxRates,
+    responses((status = 200, description = "Changed", body = SandboxRatesChanged),
+        (status = 400, body = super::ErrorBody), (status = 404, body = super::ErrorBody),
+        (status = 409, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn sandbox_rates(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<SandboxRates>,
+) -> Result<Json<SandboxRatesChanged>, ApiError> {
+    let d = deployment(&state, &principal.owner_id, &id).await?;
+    if d.platform != Platform::Sandbox.name() {
+        return Err(ApiError::bad_request(
+            "id: only a sandbox deployment has rates to change",
+        ));
+    }
+    let factor = body.conversion_rate_factor;
+    if !(0.0..=10.0).contains(&factor) {
+        return Err(ApiError::bad_request(format!(
+            "conversion_rate_factor: {factor} is outside 0..=10"
+        )));
+    }
+    let sandbox = state
+        .orchestrator
+        .platforms
+        .existing_sandbox(&d.id)
+        .ok_or_else(|| ApiError::Conflict {
+            code: "not_deployed",
+            message: format!(
+                "deployment {id} has no sandbox running (deploy it, or redeploy after a restart)"
+            ),
+        })?;
+    let suffix = format!(":{}", body.creative_id);
+    let ads: Vec<String> = state
+        .store
+        .ledger(&principal.owner_id, &d.id)
+        .await?
+        .into_iter()
+        .filter(|l| l.kind == "ad" && l.local_id.ends_with(&suffix))
+        .map(|l| l.external_id)
+        .collect();
+    if ads.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "creative_id: {} has no ads in deployment {id}",
+            body.creative_id
+        )));
+    }
+    let mut conversion_rates = Vec::new();
+    for ad in ads {
+        let rates = sandbox
+            .scale_conversion_rate(&ad, factor)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        conversion_rates.push(rates.conversion_rate);
+    }
+    Ok(Json(SandboxRatesChanged {
+        creative_id: body.creative_id,
+        conversion_rates,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

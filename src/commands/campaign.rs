@@ -153,7 +153,11 @@ fn job_id(answer: &Value) -> Result<String, CliError> {
 
 /// What `adforge campaign plan` asks the planner for.
 pub struct PlanArgs {
+    pub brand: Option<String>,
     pub product: String,
+    pub benefits: Vec<String>,
+    pub offer: Option<String>,
+    pub interests: Vec<String>,
     pub audience: String,
     pub objective: String,
     pub currency: String,
@@ -184,6 +188,16 @@ pub async fn plan(
     }
     if let Some(seed) = args.seed {
         body["seed"] = json!(seed);
+    }
+    for (key, value) in [
+        ("brand", json!(args.brand)),
+        ("offer", json!(args.offer)),
+        ("benefits", json!(args.benefits)),
+        ("interests", json!(args.interests)),
+    ] {
+        if !(value.is_null() || value.as_array().is_some_and(Vec::is_empty)) {
+            body[key] = value;
+        }
     }
     let answer = client.post("/api/campaigns/plan", &body).await?;
     if !wait {
@@ -216,13 +230,14 @@ pub async fn deploy(
     client: &Client,
     campaign_id: &str,
     platform: &str,
+    approve: bool,
     wait: bool,
     log: &dyn Fn(&str),
 ) -> Result<Value, CliError> {
     let answer = client
         .post(
             "/api/deployments",
-            &json!({"campaign_id": campaign_id, "platform": platform}),
+            &json!({"campaign_id": campaign_id, "platform": platform, "approve": approve}),
         )
         .await?;
     let deployment = answer

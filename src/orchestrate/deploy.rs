@@ -80,14 +80,17 @@ fn media_keys(platform: &str) -> (&'static [&'static str], &'static [&'static st
 }
 
 /// Checks that a campaign can be deployed to `platform` (nothing is created): its ad sets and
-/// ready creatives with the assets the platform needs, and a landing page.
+/// ready creatives with the assets the platform needs, and a landing page. The sandbox
+/// rehearses the whole plan: every platform's ad sets and creatives, whatever the campaign
+/// lists.
 pub fn check_deployable(
     campaign: &CampaignRow,
     platform: &str,
     ad_sets: &[AdSetRow],
     creatives: &[CreativeRow],
 ) -> Result<String, DeployError> {
-    if !campaign.platforms.iter().any(|p| p == platform) {
+    let rehearsal = platform == Platform::Sandbox.name();
+    if !rehearsal && !campaign.platforms.iter().any(|p| p == platform) {
         return Err(DeployError::NotReady(format!(
             "platform: the campaign does not list `{platform}` (it lists {})",
             campaign.platforms.join(", ")
@@ -105,6 +108,9 @@ pub fn check_deployable(
             )
         })?
         .to_string();
+    if rehearsal {
+        return check_rehearsal(ad_sets, creatives).map(|()| landing);
+    }
     if !ad_sets.iter().any(|a| a.platform == platform) {
         return Err(DeployError::NotReady(format!(
             "ad_sets: the campaign has no ad set for `{platform}` (plan it first)"
@@ -119,8 +125,54 @@ pub fn check_deployable(
             "creatives: no ready or approved creative for `{platform}` (POST /api/generate first)"
         )));
     }
+    check_media(platform, &ready)?;
+    Ok(landing)
+}
+
+/// A rehearsal needs ad sets and, for each ad set's platform, a ready creative with that
+/// platform's assets.
+fn check_rehearsal(ad_sets: &[AdSetRow], creatives: &[CreativeRow]) -> Result<(), DeployError> {
+    if ad_sets.is_empty() {
+        return Err(DeployError::NotReady(
+            "ad_sets: the campaign has no ad sets to rehearse (plan it first)".into(),
+        ));
+    }
+    for ad_set in ad_sets {
+        let mine: Vec<&CreativeRow> = creatives
+            .iter()
+            .filter(|c| c.platform == ad_set.platform)
+            .collect();
+        if mine.is_empty() {
+            return Err(DeployError::NotReady(format!(
+                "creatives: no ready or approved creative for `{}` (POST /api/generate first)",
+                ad_set.platform
+            )));
+        }
+        if let Some(bare) = mine.iter().find(|c| any_image(c).is_none()) {
+            return Err(DeployError::NotReady(format!(
+                "creatives[{}].assets: a rehearsal needs an image of the creative (it has none)",
+                bare.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Any image of a creative (a format's render or a video's poster): what a rehearsal shows when
+/// the creative lacks its platform's preferred format.
+fn any_image(creative: &CreativeRow) -> Option<String> {
+    creative.assets.as_object().and_then(|assets| {
+        assets
+            .iter()
+            .find(|(k, v)| (!k.contains(':') || k.starts_with("poster:")) && v.is_string())
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+    })
+}
+
+/// Each creative carries the assets `platform` needs.
+fn check_media(platform: &str, creatives: &[&CreativeRow]) -> Result<(), DeployError> {
     let (images, videos) = media_keys(platform);
-    for creative in ready {
+    for creative in creatives {
         let has = |keys: &[&str]| keys.iter().any(|k| creative.assets.get(*k).is_some());
         if !has(images) || (!videos.is_empty() && !has(videos)) {
             let needed: Vec<&str> = images.iter().chain(videos).copied().collect();
@@ -136,7 +188,7 @@ pub fn check_deployable(
             )));
         }
     }
-    Ok(landing)
+    Ok(())
 }
 
 /// Everything a deployment pushes, read from the store.
@@ -154,15 +206,17 @@ impl DeployInput {
             .get_campaign(owner, &deployment.campaign_id)
             .await?
             .ok_or_else(|| DeployError::NotReady("campaign: it no longer exists".into()))?;
+        // The sandbox rehearses the whole plan: every platform's ad sets and creatives.
+        let rehearsal = deployment.platform == Platform::Sandbox.name();
         let ad_sets: Vec<AdSetRow> = store
             .list_ad_sets(owner, &campaign.id)
             .await?
             .into_iter()
-            .filter(|a| a.platform == deployment.platform)
+            .filter(|a| rehearsal || a.platform == deployment.platform)
             .collect();
         let filter = CreativeFilter {
             campaign_id: Some(campaign.id.clone()),
-            platform: Some(deployment.platform.clone()),
+            platform: (!rehearsal).then(|| deployment.platform.clone()),
             limit: MAX_CREATIVES,
             ..CreativeFilter::default()
         };
@@ -276,7 +330,18 @@ pub async fn deploy(
         .map(parse_iso_date)
         .transpose()?;
     let goal = objective(&campaign.objective);
-    let total = 1 + input.ad_sets.len() + input.creatives.len() * (2 + input.ad_sets.len());
+    let ads: usize = input
+        .creatives
+        .iter()
+        .map(|c| {
+            input
+                .ad_sets
+                .iter()
+                .filter(|a| a.platform == c.platform)
+                .count()
+        })
+        .sum();
+    let total = 1 + input.ad_sets.len() + input.creatives.len() * 2 + ads;
     let mut done = 0;
     let mut made = Vec::new();
     let campaign_spec = CampaignSpec {
@@ -315,24 +380,27 @@ pub async fn deploy(
             platform.create_ad_set(&spec)
         })
         .await?;
-        ad_set_ids.push((ad_set.id.clone(), id));
+        ad_set_ids.push((ad_set.id.clone(), ad_set.platform.clone(), id));
         done += 1;
         progress(done, total, format!("ad set {}", ad_set.name)).await;
     }
-    let (image_keys, video_keys) = media_keys(&deployment.platform);
     for creative in &input.creatives {
+        // A creative is made for its own platform (in a rehearsal, each platform's).
+        let (image_keys, video_keys) = media_keys(&creative.platform);
         let pick = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| creative.assets.get(*k).and_then(Value::as_str))
                 .map(str::to_string)
         };
+        let rehearsal = deployment.platform == Platform::Sandbox.name();
+        let image = pick(image_keys).or_else(|| rehearsal.then(|| any_image(creative)).flatten());
         let (image, video) = upload_media(
             store,
             assets,
             platform,
             deployment,
             &creative.id,
-            (pick(image_keys), pick(video_keys)),
+            (image, pick(video_keys)),
             &mut made,
         )
         .await?;
@@ -364,7 +432,10 @@ pub async fn deploy(
             ledgered_creative(store, platform, deployment, &creative.id, spec, &mut made).await?;
         done += 1;
         progress(done, total, format!("creative {}", creative.name)).await;
-        for (ad_set_local, ad_set_external) in &ad_set_ids {
+        for (ad_set_local, _, ad_set_external) in ad_set_ids
+            .iter()
+            .filter(|(_, platform, _)| *platform == creative.platform)
+        {
             let local = format!("{ad_set_local}:{}", creative.id);
             let ad = AdSpec {
                 ad_set_external_id: ad_set_external.clone(),

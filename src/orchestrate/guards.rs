@@ -174,7 +174,8 @@ pub fn check_phrase(text: &str, facts: &Facts, max_chars: usize) -> Result<Strin
     check_numbers(&text, facts)?;
     check_names(&text, facts)?;
     check_repeats(&text)?;
-    check_ending(&text, facts, n >= max_chars)?;
+    check_pairs(&text)?;
+    check_ending(&text, n >= max_chars)?;
     Ok(text)
 }
 
@@ -267,9 +268,9 @@ fn check_repeats(text: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// A phrase ends on a whole word and a whole thought: not on a comma or "to", and when it
-/// fills its limit, not on a word nobody knows (the limit cut it).
-fn check_ending(text: &str, facts: &Facts, at_limit: bool) -> Result<(), Rejection> {
+/// A phrase ends on a whole word and a whole thought: not on a comma, "…" or "to", and when it
+/// fills its limit, with the end of a sentence (else the limit cut it).
+fn check_ending(text: &str, at_limit: bool) -> Result<(), Rejection> {
     let trimmed = text.trim_end();
     if trimmed.ends_with([',', ';', ':', '-', '–', '&', '/', '(', '+', '…'])
         || trimmed.ends_with("..")
@@ -289,8 +290,23 @@ fn check_ending(text: &str, facts: &Facts, at_limit: bool) -> Result<(), Rejecti
     if !finished && DANGLING.contains(&last.to_lowercase().as_str()) {
         return Err(Rejection::Truncated(tail(trimmed)));
     }
-    if at_limit && !finished && !facts.knows(last) {
+    // A phrase that fills its limit to the last character without ending a sentence was cut
+    // there by the schema (the model ran out of room mid-thought).
+    if at_limit && !finished {
         return Err(Rejection::Truncated(tail(trimmed)));
+    }
+    Ok(())
+}
+
+/// Brackets and quotes come in pairs: one left open was cut short.
+fn check_pairs(text: &str) -> Result<(), Rejection> {
+    for (open, close) in [('(', ')'), ('[', ']'), ('“', '”')] {
+        if text.matches(open).count() != text.matches(close).count() {
+            return Err(Rejection::Truncated(tail(text)));
+        }
+    }
+    if text.matches('"').count() % 2 == 1 {
+        return Err(Rejection::Truncated(tail(text)));
     }
     Ok(())
 }
@@ -384,6 +400,7 @@ mod tests {
             ("Visit www.example.com today", "markup"),
             ("Loyalty Card for Roasted to...", "truncated"),
             ("TikTok Brand: Ridgeline Roasters", "name"),
+            ("Brewed fresh (one", "truncated"),
         ];
         for (text, rule) in cases {
             let got = check_phrase(text, &f, 125).unwrap_err();
@@ -417,12 +434,17 @@ mod tests {
     #[test]
     fn a_phrase_cut_by_its_limit_is_refused() {
         let f = facts();
-        // 20 characters, the last word cut in the middle by a 20-character limit.
-        assert!(matches!(
-            check_phrase("Fresh coffee at hom", &f, 19),
-            Err(Rejection::Truncated(_))
-        ));
-        assert!(check_phrase("Fresh coffee at home", &f, 20).is_ok());
+        // 19 characters, the last word cut in the middle by a 19-character limit; a phrase that
+        // fills its limit without ending a sentence is taken as cut too.
+        for text in ["Fresh coffee at hom", "Cafe coffee at home, do"] {
+            let max = text.chars().count();
+            assert!(
+                matches!(check_phrase(text, &f, max), Err(Rejection::Truncated(_))),
+                "{text}"
+            );
+        }
+        assert!(check_phrase("Fresh coffee at home", &f, 21).is_ok());
+        assert!(check_phrase("Fresh coffee at home.", &f, 21).is_ok());
     }
 
     #[test]

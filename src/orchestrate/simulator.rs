@@ -195,6 +195,15 @@ impl Simulator {
         Ok(index)
     }
 
+    /// Replaces ad `index`'s hidden rates from the next day on (a rehearsal's "what if").
+    pub fn set_rates(&mut self, index: usize, rates: AdRates) -> Result<(), SandboxError> {
+        rates.check(index)?;
+        if let Some(ad) = self.ads.get_mut(index) {
+            *ad = rates;
+        }
+        Ok(())
+    }
+
     /// The hidden rates, by ad index.
     pub fn ads(&self) -> &[AdRates] {
         &self.ads
@@ -284,10 +293,12 @@ fn deliver(rng: &mut StdRng, day: u32, ad: usize, rates: &AdRates, budget: f64) 
         return row;
     }
     let price = rates.cpm * (PRICE_NOISE * standard_normal(rng) + PRICE_NOISE.powi(2) / 2.0).exp();
-    row.impressions = poisson(rng, budget * 1000.0 / price);
+    // Pacing never spends past the day's budget: delivery stops at the impressions it buys.
+    let affordable = (budget * 1000.0 / price).floor() as u64;
+    row.impressions = poisson(rng, budget * 1000.0 / price).min(affordable);
     row.clicks = binomial(rng, row.impressions, rates.ctr);
     row.conversions = binomial(rng, row.clicks, rates.conversion_rate);
-    row.spend = to_cents(row.impressions as f64 * price / 1000.0);
+    row.spend = ((row.impressions as f64 * price / 1000.0) * 100.0).floor() / 100.0;
     if row.conversions > 0 {
         let value = gamma(rng, VALUE_SHAPE * row.conversions as f64);
         row.revenue = to_cents(value * rates.revenue_per_conversion / VALUE_SHAPE);
@@ -335,6 +346,33 @@ mod tests {
         assert_eq!(
             Simulator::random(42, 4).ads(),
             Simulator::random(42, 4).ads()
+        );
+    }
+
+    /// The case: a $1,400 campaign spent $1,400.19. Every day of every ad stays within
+    /// its budget, so a schedule never spends past its total.
+    #[test]
+    fn pacing_never_spends_past_a_day_s_budget() {
+        let budgets = [50.0, 0.35, 1.0, 20.01, 333.33];
+        let mut sim = Simulator::random(9, budgets.len());
+        let mut spent = 0.0;
+        let days = 200;
+        for _ in 0..days {
+            for row in sim.run_day(&budgets).unwrap() {
+                assert!(
+                    row.spend <= budgets[row.ad],
+                    "ad {} spent {} of {}",
+                    row.ad,
+                    row.spend,
+                    budgets[row.ad]
+                );
+                spent += row.spend;
+            }
+        }
+        let planned: f64 = budgets.iter().sum::<f64>() * days as f64;
+        assert!(
+            spent <= planned && spent > 0.9 * planned,
+            "{spent} of {planned}"
         );
     }
 

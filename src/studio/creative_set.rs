@@ -161,6 +161,18 @@ impl CreativeSetPayload {
             .filter(|f| self.formats.iter().any(|id| id == f.id))
             .collect()
     }
+
+    /// The vertical formats a platform's videos are made in: all of them, or, when `formats`
+    /// names some, only those it names (an unticked format gets no video).
+    fn video_formats_for(&self, platform: &str) -> Vec<&'static Format> {
+        let all = vertical_formats(platform);
+        if self.formats.is_empty() {
+            return all;
+        }
+        all.into_iter()
+            .filter(|f| self.formats.iter().any(|id| id == f.id))
+            .collect()
+    }
 }
 
 pub struct CreativeSet {
@@ -279,7 +291,7 @@ impl CreativeSet {
         let brand = payload.brand.clone().unwrap_or_else(default_brand);
         let images = payload.formats_for(&planned.platform);
         let videos = if payload.video.unwrap_or(true) {
-            vertical_formats(&planned.platform)
+            payload.video_formats_for(&planned.platform)
         } else {
             Vec::new()
         };
@@ -400,7 +412,16 @@ impl CreativeSet {
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
         let mut again = payload.clone();
-        again.formats = keys.iter().filter(|k| !k.contains(':')).cloned().collect();
+        // The formats it had, images and videos (a video's format only by its `video:` key).
+        let mut had: Vec<String> = keys
+            .iter()
+            .map(|k| k.strip_prefix("video:").unwrap_or(k))
+            .filter(|k| !k.contains(':'))
+            .map(str::to_string)
+            .collect();
+        had.sort();
+        had.dedup();
+        again.formats = had;
         again.video = Some(keys.iter().any(|k| k.starts_with("video:")));
         let planned = Planned {
             platform: row.platform.clone(),

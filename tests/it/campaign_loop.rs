@@ -83,11 +83,70 @@ pub async fn job_result(server: &TestServer, id: &str, limit: Duration) -> Value
 
 fn brief() -> Value {
     json!({
-        "product": "Cold brew coffee concentrate, makes 16 cups", "audience": "busy commuters",
+        "brand": "Harbor Coffee Co", "product": "cold brew coffee concentrate",
+        "benefits": ["Makes 16 cups a bottle", "Smooth and never bitter"],
+        "offer": "20% off your first order", "audience": "Busy commuters who make coffee at home",
+        "interests": ["coffee", "commuting"], "age_min": 25, "age_max": 44,
         "objective": "sales", "currency": "USD", "total_budget": "2100.00",
         "start_date": "2027-03-01", "end_date": "2027-03-21", "platforms": ["sandbox"],
         "landing_url": "https://example.com/coldbrew", "seed": 7
     })
+}
+
+/// The plan's facts are the brief's: names composed from brand, product, benefits and offer,
+/// the audience and targeting as given, and every copy field and angle passes the guards
+/// against the brief's texts (no invented name, number or date, no markup, repeat or cut).
+fn assert_plan_keeps_the_brief(plan: &Value, ad_sets: &[Value], brief: &Value) {
+    use adforge::orchestrate::guards::{Facts, check_phrase};
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut texts: Vec<String> = ["brand", "product", "offer", "audience"]
+        .iter()
+        .map(|k| text(&brief[*k]))
+        .collect();
+    for list in ["benefits", "interests"] {
+        texts.extend(brief[list].as_array().unwrap().iter().map(text));
+    }
+    let facts = Facts::from_texts(texts.iter().map(String::as_str));
+    let name = text(&plan["name"]);
+    assert!(name.starts_with("Harbor Coffee Co · "), "{name}");
+    assert!(!ad_sets.is_empty());
+    for (channel, ad_set) in plan["channels"].as_array().unwrap().iter().zip(ad_sets) {
+        let audience = &channel["audience"];
+        assert_eq!(audience["description"], brief["audience"], "{audience}");
+        assert_eq!(audience["interests"], brief["interests"], "{audience}");
+        assert_eq!(audience["countries"], json!(["US"]), "{audience}");
+        assert_eq!(
+            (&audience["age_min"], &audience["age_max"]),
+            (&json!(25), &json!(44))
+        );
+        assert_eq!(ad_set["name"], audience["name"]);
+        assert_eq!(text(&ad_set["name"]), "Sandbox · US · 25–44");
+    }
+    let leads = [
+        "Makes 16 cups a bottle",
+        "20% off your first order",
+        "Smooth and never bitter",
+    ];
+    for concept in plan["concepts"].as_array().unwrap() {
+        let concept_name = text(&concept["name"]);
+        assert!(
+            leads.contains(&concept_name.as_str()),
+            "{concept_name} is not from the brief"
+        );
+        check_phrase(&text(&concept["angle"]), &facts, 100)
+            .unwrap_or_else(|e| panic!("angle of {concept_name}: {e}"));
+        for (platform, copy) in concept["copy"].as_object().unwrap() {
+            for field in ["headline", "primary_text", "description"] {
+                let value = text(&copy[field]);
+                check_phrase(&value, &facts, 125)
+                    .unwrap_or_else(|e| panic!("{platform}.{field} `{value}`: {e}"));
+                let source = &concept["copy_sources"][platform][field];
+                assert!(source == "model" || source == "brief", "{concept}");
+            }
+        }
+    }
+    let checks = &plan["phrase_checks"];
+    assert!(checks["proposed"].as_u64().unwrap() >= checks["accepted"].as_u64().unwrap());
 }
 
 async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
@@ -125,8 +184,14 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
     assert_eq!(plan["plan"]["daily_budget_micros"], 100_000_000, "{plan}");
     assert_eq!(plan["ad_sets"].as_array().unwrap().len(), 1);
     assert_eq!(plan["ad_sets"][0]["daily_budget_micros"], 100_000_000);
+    assert_plan_keeps_the_brief(&plan["plan"], plan["ad_sets"].as_array().unwrap(), &brief());
     let (_, runs) = send(server.get(&format!("/api/campaigns/{campaign_id}/runs"))).await;
     let trace = runs["runs"][0]["trace"].as_array().unwrap();
+    for call in trace {
+        // Reasons are written by code from what the tool did.
+        let reason = call["reason"].as_str().unwrap();
+        assert!(reason.ends_with('.') && reason.len() > 20, "{call}");
+    }
     let tools: Vec<&str> = trace.iter().filter_map(|c| c["tool"].as_str()).collect();
     for tool in [
         "read_past_results",
@@ -216,12 +281,23 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
         status, 400,
         "meta is not one of the campaign's platforms: {body}"
     );
-    let (status, created) = send(server.post(
+    // A draft deploys only once its plan is approved, here in the same step.
+    let (status, body) = send(server.post(
         "/api/deployments",
         &json!({"campaign_id": campaign_id, "platform": "sandbox"}),
     ))
     .await;
+    assert_eq!(status, 409, "a draft is not deployed: {body}");
+    assert_eq!(body["error"]["code"], "not_approved", "{body}");
+    let (status, created) = send(server.post(
+        "/api/deployments",
+        &json!({"campaign_id": campaign_id, "platform": "sandbox", "approve": true}),
+    ))
+    .await;
     assert_eq!(status, 202, "{created}");
+    assert_eq!(created["approved_plan"], true, "{created}");
+    let (_, campaign) = send(server.get(&format!("/api/campaigns/{campaign_id}"))).await;
+    assert_eq!(campaign["status"], "active", "{campaign}");
     let deployment_id = created["deployment"]["id"].as_str().unwrap().to_string();
     job_result(&server, created["job_id"].as_str().unwrap(), long).await;
     let (_, deployment) = send(server.get(&format!("/api/deployments/{deployment_id}"))).await;
@@ -249,10 +325,10 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
     let (_, report) = send(server.get(&format!("/api/campaigns/{campaign_id}/report"))).await;
     assert_eq!(report["days"], 14, "{report}");
     // The sandbox paces each day's spend to the budget with the platform's noise (the price
-    // moves, impressions are drawn): over 14 days, within 2% of 14 x 100.
+    // moves, impressions are drawn), never past it: over 14 days, within 2% under 14 x 100.
     let spend = report["totals"]["spend_micros"].as_i64().unwrap() as f64 / 1e6;
     assert!(
-        (spend / 1400.0 - 1.0).abs() < 0.02,
+        spend <= 1400.0 && spend > 1400.0 * 0.98,
         "spend paced to the budget: {report}"
     );
     assert!(
@@ -329,6 +405,24 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
             );
         }
     }
+
+    // Past the schedule (it ends on 2027-03-21, day 21): 10 more simulated days deliver 6, the
+    // result says 4 fall after the end, and the campaign is `ended`.
+    let (_, sync) = send(server.post(
+        &format!("/api/deployments/{deployment_id}/sync"),
+        &json!({"days": 10}),
+    ))
+    .await;
+    let past = job_result(&server, sync["job_id"].as_str().unwrap(), long).await;
+    assert_eq!(past["days_after_end"], 4, "{past}");
+    assert_eq!(past["campaign_ended"], true, "{past}");
+    assert!(
+        past["note"].as_str().unwrap().contains("2027-03-21"),
+        "{past}"
+    );
+    assert_eq!(past["range"]["until"], "2027-03-21", "{past}");
+    let (_, campaign) = send(server.get(&format!("/api/campaigns/{campaign_id}"))).await;
+    assert_eq!(campaign["status"], "ended", "{campaign}");
 
     // Another owner: 404 for every route with these ids, and empty lists.
     let ids = [
@@ -686,7 +780,7 @@ async fn a_deployment_retried_after_a_crash_at_any_step_creates_nothing_twice(ki
     }
 
     // Through the API: a deployment paused and resumed on the platform; a creative regenerated.
-    let body = json!({"campaign_id": campaign_id, "platform": "sandbox"});
+    let body = json!({"campaign_id": campaign_id, "platform": "sandbox", "approve": true});
     let (status, created) = send(server.post("/api/deployments", &body)).await;
     assert_eq!(status, 202, "{created}");
     job_result(

@@ -210,7 +210,7 @@ async fn deployments(
             client,
             api,
             "/api/deployments",
-            &json!({"campaign_id": campaign, "platform": "sandbox"}),
+            &json!({"campaign_id": campaign, "platform": "sandbox", "approve": true}),
         )
         .await;
         jobs.push((

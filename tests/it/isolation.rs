@@ -58,7 +58,7 @@ async fn a_owns_everything(server: &TestServer) -> BTreeMap<&'static str, String
         .to_string();
     let (status, created) = send(server.post(
         "/api/deployments",
-        &json!({"campaign_id": campaign, "platform": "sandbox"}),
+        &json!({"campaign_id": campaign, "platform": "sandbox", "approve": true}),
     ))
     .await;
     assert_eq!(status, 202, "{created}");
@@ -167,6 +167,8 @@ fn body_for(method: &reqwest::Method, path: &str) -> Value {
         json!({"platform": "sandbox"})
     } else if path.ends_with("/allocate") {
         json!({"total_budget": 100.0})
+    } else if path.ends_with("/sandbox/rates") {
+        json!({"creative_id": "c", "conversion_rate_factor": 0.5})
     } else {
         json!({})
     }

@@ -349,11 +349,72 @@ async fn the_videos_api_renders_serves_and_refuses() {
     let server = TestServer::start(db.store.clone(), queue).await;
     let (status, logo) = upload(&server, "logo.png", "image/png", png(40, 20)).await;
     assert_eq!(status, 201, "{logo}");
-    let (status, garbage) =
-        upload(&server, "broken.png", "image/png", b"not an image".to_vec()).await;
-    assert_eq!(status, 201, "{garbage}");
+    // An upload is checked for what it claims: text or random bytes named a PNG, a JPEG named
+    // a PNG, a header claiming 30000 x 30000 pixels, a "font" that does not parse and a video
+    // without its container's signature are refused with 400 naming the body and why.
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(8, 8)
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .unwrap();
+    let random: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for (name, kind, bytes, needle) in [
+        (
+            "broken.png",
+            "image/png",
+            b"not an image!".to_vec(),
+            "not a png image",
+        ),
+        ("random.png", "image/png", random.clone(), "not a png image"),
+        ("photo.png", "image/png", jpeg.into_inner(), "not the png"),
+        (
+            "bomb.png",
+            "image/png",
+            png_header_only(30_000),
+            "30000x30000 is above the limit",
+        ),
+        ("brand.ttf", "font/ttf", random.clone(), "font"),
+        (
+            "clip.mp4",
+            "video/mp4",
+            random,
+            "does not start like video/mp4",
+        ),
+    ] {
+        let (status, body) = upload(&server, name, kind, bytes).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("body: ") && message.contains(needle),
+            "{name}: {message}"
+        );
+    }
     let (status, body) = upload(&server, "x.exe", "application/x-msdownload", vec![1, 2, 3]).await;
     assert_eq!(status, 415, "{body}");
+    // Files that reach the store another way (an older upload, a job's output) are still
+    // checked where they are used.
+    let (_, me) = send(server.get("/api/users/me")).await;
+    let owner = me["owner_id"].as_str().unwrap().to_string();
+    let stored = |name: &'static str, bytes: Vec<u8>| {
+        let assets = server.orchestrator.assets.clone();
+        let owner = owner.clone();
+        async move {
+            let row = assets
+                .put(
+                    &owner,
+                    "test-upload",
+                    name,
+                    "image/png",
+                    &bytes,
+                    adforge::store::now_ms(),
+                )
+                .await
+                .unwrap();
+            json!({"id": row.id})
+        }
+    };
+    let garbage = stored("broken.png", b"not an image".to_vec()).await;
 
     let request = json!({
         "copy": {"headline": "Run further", "body": "Light shoes for long days", "cta": "Shop now"},
@@ -482,8 +543,7 @@ async fn the_videos_api_renders_serves_and_refuses() {
     // from its header, before any pixel is decoded, both where a spec names it and where a
     // creative.render job reads it (bounded before only by the image crate's 512 MiB
     // allocation cap, with an error that did not say why).
-    let (status, bomb) = upload(&server, "bomb.png", "image/png", png_header_only(30_000)).await;
-    assert_eq!(status, 201, "{bomb}");
+    let bomb = stored("bomb.png", png_header_only(30_000)).await;
     let in_spec = spec(json!([{"duration": 1, "layers": [
         {"type": "title", "text": "Hi"}, {"type": "image", "asset": bomb["id"]}]}]));
     let (status, error) = send(server.post("/v1/videos", &in_spec)).await;

@@ -49,6 +49,12 @@ impl std::fmt::Debug for FontLibrary {
     }
 }
 
+/// Checks that `bytes` are a font the compositor can set text in (within [`MAX_FONT_BYTES`]);
+/// answers its first family name.
+pub fn font_family(bytes: Vec<u8>) -> Result<String, ComposeError> {
+    FontLibrary { files: Vec::new() }.add_font(bytes)
+}
+
 impl FontLibrary {
     /// DejaVu Sans and DejaVu Serif, regular and bold.
     pub fn bundled() -> Self {

@@ -40,7 +40,7 @@ use crate::media::formats::Format;
 pub use adforge_input::brand::{BrandSpec, Fit, MAX_TEXT_CHARS};
 pub use colour::{Rgb, aa_minimum, contrast};
 pub use encode::{OutputFormat, encode};
-pub use fonts::{DEFAULT_FAMILY, FontLibrary};
+pub use fonts::{DEFAULT_FAMILY, FontLibrary, font_family};
 pub use layout::Rect;
 pub use paint::background as paint_background;
 

@@ -171,6 +171,13 @@ impl JobHandler for SyncJob {
             .map_err(fatal)?
             .ok_or_else(|| fatal("campaign: it no longer exists"))?;
         let since = parse_iso_date(&campaign.start_date).map_err(fatal)?;
+        let end = campaign
+            .end_date
+            .as_deref()
+            .map(parse_iso_date)
+            .transpose()
+            .map_err(fatal)?;
+        let mut after_end = 0_u32;
         let until = if d.platform == Platform::Sandbox.name() {
             let sandbox = orch.platforms.existing_sandbox(&d.id).ok_or_else(|| {
                 fatal("the sandbox of this deployment is gone (the server restarted): redeploy")
@@ -189,6 +196,9 @@ impl JobHandler for SyncJob {
                 for day in 0..n {
                     if ctx.cancellation().is_cancelled() {
                         return Err(JobError::Cancelled);
+                    }
+                    if end.is_some_and(|end| sandbox.today().is_ok_and(|today| today > end)) {
+                        after_end += 1;
                     }
                     sandbox.advance_day().map_err(fatal)?;
                     ctx.progress(
@@ -214,11 +224,28 @@ impl JobHandler for SyncJob {
             );
         }
         let client = orch.client(&d).await.map_err(deploy_error)?;
+        // The sandbox's last simulated day, or today on a real platform (still delivering).
+        let sandbox = d.platform == Platform::Sandbox.name();
+        let ended = end.is_some_and(|end| until > end || (sandbox && until == end));
+        // Nothing is delivered after the end date: the range stops there.
+        let until = end.map_or(until, |end| until.min(end));
         let rows = sync_metrics(&orch.store, client.as_ref(), &d, DateRange { since, until })
             .await
             .map_err(deploy_error)?;
         let range = json!({"since": crate::orchestrate::platforms::iso_date(since),
             "until": crate::orchestrate::platforms::iso_date(until)});
+        if ended
+            && super::follow_delivery(&orch.store, &d.owner_id, &d.campaign_id, "ended")
+                .await
+                .map_err(fatal)?
+        {
+            orch.publish(
+                &d.owner_id,
+                "campaign.updated",
+                json!({"campaign_id": d.campaign_id, "status": "ended"}),
+            )
+            .await;
+        }
         orch.publish(
             &d.owner_id,
             "metrics.synced",
@@ -226,6 +253,22 @@ impl JobHandler for SyncJob {
             "campaign_id": d.campaign_id, "rows": rows.len(), "range": range}),
         )
         .await;
-        Ok(json!({"rows": rows.len(), "range": range}))
+        let note = match (end, after_end) {
+            (Some(end), 1..) => Some(format!(
+                "no delivery after the end date {}: {after_end} of the {} simulated days fall \
+                 after it",
+                crate::orchestrate::platforms::iso_date(end),
+                p.days.unwrap_or(1)
+            )),
+            (Some(end), 0) if ended => Some(format!(
+                "the schedule ended on {}",
+                crate::orchestrate::platforms::iso_date(end)
+            )),
+            _ => None,
+        };
+        Ok(
+            json!({"rows": rows.len(), "range": range, "days_after_end": after_end,
+            "campaign_ended": ended, "note": note}),
+        )
     }
 }

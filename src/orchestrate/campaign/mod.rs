@@ -92,3 +92,31 @@ pub(crate) fn deploy_error(e: DeployError) -> JobError {
         JobError::Fatal(e.to_string())
     }
 }
+
+/// Sets a campaign's status to follow its delivery (`active`, `paused`, `ended`), unless it is
+/// archived or already there; retried on a concurrent edit. Answers whether it changed.
+pub async fn follow_delivery(
+    store: &Store,
+    owner: &str,
+    campaign_id: &str,
+    status: &str,
+) -> Result<bool, crate::store::StoreError> {
+    use crate::store::campaigns::Versioned;
+    for _ in 0..3 {
+        let Some(mut row) = store.get_campaign(owner, campaign_id).await? else {
+            return Ok(false);
+        };
+        if row.status == status || row.status == "archived" || row.status == "ended" {
+            return Ok(false);
+        }
+        let version = row.version;
+        row.status = status.to_string();
+        row.updated_at = crate::store::now_ms();
+        match store.update_campaign(&row, version).await? {
+            Versioned::Done(_) => return Ok(true),
+            Versioned::Stale { .. } => continue,
+            Versioned::NotFound => return Ok(false),
+        }
+    }
+    Ok(false)
+}

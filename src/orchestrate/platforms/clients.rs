@@ -135,6 +135,35 @@ impl Platforms {
     }
 }
 
+impl Platforms {
+    /// Tests a connection with a read-only call the platform answers only for valid
+    /// credentials: yesterday's insights of the account. Answers what it read, or why not.
+    pub async fn test_connection(&self, row: &ConnectionRow) -> Result<String, String> {
+        let connected = self
+            .connected
+            .as_ref()
+            .ok_or("connections are not set up on this server")?;
+        let client = connected
+            .client(row, &format!("connection-test-{}", row.id))
+            .await
+            .map_err(|e| e.to_string())?;
+        let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+        let rows = client
+            .fetch_insights(super::DateRange {
+                since: yesterday,
+                until: yesterday,
+            })
+            .await
+            .map_err(|e| format!("{} refused: {e}", row.platform))?;
+        Ok(format!(
+            "{} account {} answered: {} rows of yesterday's delivery",
+            row.platform,
+            row.account_id,
+            rows.len()
+        ))
+    }
+}
+
 impl Connected {
     /// The REST client of one connection.
     async fn client(

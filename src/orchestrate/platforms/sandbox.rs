@@ -94,6 +94,30 @@ impl SandboxPlatform {
         state.simulator.ads().get(index).copied()
     }
 
+    /// Scales an ad's hidden conversion rate by `factor` from the next day on (a rehearsal of a
+    /// creative that converts worse or better); answers the new rates.
+    pub fn scale_conversion_rate(
+        &self,
+        ad_external_id: &str,
+        factor: f64,
+    ) -> Result<AdRates, PlatformError> {
+        let mut state = self.lock()?;
+        let index = state
+            .ads
+            .iter()
+            .position(|a| a.external_id == ad_external_id)
+            .ok_or_else(|| PlatformError::NotFound {
+                message: format!("ad {ad_external_id}"),
+            })?;
+        let mut rates = state.simulator.ads()[index];
+        rates.conversion_rate = (rates.conversion_rate * factor).clamp(0.0, 1.0);
+        state
+            .simulator
+            .set_rates(index, rates)
+            .map_err(|e| PlatformError::invalid("conversion_rate_factor", e.to_string()))?;
+        Ok(rates)
+    }
+
     /// The date the next [`advance_day`](Self::advance_day) delivers on.
     pub fn today(&self) -> Result<Date, PlatformError> {
         let state = self.lock()?;

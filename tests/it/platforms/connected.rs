@@ -78,7 +78,7 @@ async fn a_meta_deployment_uses_the_owners_connection() {
     square_creatives(&server, &campaign).await;
 
     // Without a connection the deployment is refused, and leaves nothing.
-    let body = json!({"campaign_id": campaign, "platform": "meta"});
+    let body = json!({"campaign_id": campaign, "platform": "meta", "approve": true});
     let (status, refused) = send(server.post("/api/deployments", &body)).await;
     assert_eq!(status, 400, "{refused}");
     assert!(
