@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod experiments;
 pub mod llm;
 pub mod narrative;
+pub mod objective;
 pub mod optimizer;
 pub mod planner;
 pub mod platforms;
