@@ -152,14 +152,18 @@ impl Outcome {
     }
 }
 
-/// A probability as a marketer reads it: `71%`, `under 1%`, `over 99%`.
+/// A probability as a marketer reads it: `71%`, `4.7%` (one decimal under 10%, so a value
+/// just under a 5% threshold never reads as 5%), `under 1%`, `over 99%`.
 fn percent(p: f64) -> String {
+    let x = 100.0 * p;
     if p < 0.005 {
         "under 1%".into()
     } else if p > 0.995 {
         "over 99%".into()
+    } else if x < 10.0 && (x - x.round()).abs() >= 0.05 {
+        format!("{x:.1}%")
     } else {
-        format!("{:.0}%", 100.0 * p)
+        format!("{x:.0}%")
     }
 }
 
@@ -942,6 +946,15 @@ mod tests {
             cpa.proposals.iter().all(|p| p.params["creative_id"] != "a"),
             "{cpa:#?}"
         );
+    }
+
+    #[test]
+    fn probabilities_read_plainly() {
+        let shown: Vec<String> = [0.001, 0.0465, 0.05, 0.02, 0.71, 0.999]
+            .into_iter()
+            .map(percent)
+            .collect();
+        assert_eq!(shown, ["under 1%", "4.7%", "5%", "2%", "71%", "over 99%"]);
     }
 
     #[test]
