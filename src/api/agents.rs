@@ -2,8 +2,10 @@
 //! and a goal -> a `campaign.plan` job whose result is a draft campaign with its plan and ad
 //! sets), `GET /api/campaigns/{id}/plan`, `GET /api/campaigns/{id}/runs` (every agent run with
 //! its tool calls), `POST /api/campaigns/{id}/optimize` (proposed actions from the synced
-//! metrics), `GET /api/campaigns/{id}/actions`, `POST /api/actions/{id}/approve|reject`, and
-//! `PUT /api/campaigns/{id}/policy` (auto-apply).
+//! metrics, with the metric judged on and, when nothing is proposed, why),
+//! `GET /api/campaigns/{id}/optimizer` (the same decision without recording it: what the
+//! optimizer would propose now, or why not), `GET /api/campaigns/{id}/actions`,
+//! `POST /api/actions/{id}/approve|reject`, and `PUT /api/campaigns/{id}/policy` (auto-apply).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,8 +18,9 @@ use super::campaigns::{Amount, OBJECTIVES, PLATFORMS, date, one_of};
 use super::extract::{Auth, ValidJson, ValidQuery};
 use super::{ApiError, AppState};
 use crate::jobs::SubmitRequest;
-use crate::orchestrate::campaign::{apply_action, optimize};
-use crate::orchestrate::optimizer::OptimizerPolicy;
+use crate::orchestrate::campaign::{apply_action, evaluate, optimize};
+use crate::orchestrate::objective::ObjectiveMetric;
+use crate::orchestrate::optimizer::{OptimizerPolicy, ProposalEvidence};
 use crate::orchestrate::planner::{self, PlanBrief};
 use crate::orchestrate::platforms::money::Currency;
 use crate::store::campaigns::CampaignRow;
@@ -32,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/campaigns/{id}/plan", get(read_plan))
         .route("/api/campaigns/{id}/runs", get(runs))
         .route("/api/campaigns/{id}/optimize", post(run_optimizer))
+        .route("/api/campaigns/{id}/optimizer", get(optimizer_status))
         .route("/api/campaigns/{id}/actions", get(actions))
         .route("/api/campaigns/{id}/policy", put(policy))
         .route("/api/actions/{id}/approve", post(approve))
@@ -499,6 +503,9 @@ pub struct ActionView {
     pub params: Value,
     /// Why the optimizer proposed it, with the numbers.
     pub reason: String,
+    /// The numbers behind `reason` (also in `params.evidence`); null for actions proposed
+    /// before they were recorded.
+    pub evidence: Option<ProposalEvidence>,
     /// `proposed`, `applied`, `rejected` or `failed`.
     pub status: String,
     /// What applying it did on the platforms; null until it was applied or failed.
@@ -519,6 +526,7 @@ impl From<&ActionRow> for ActionView {
             kind: a.kind.clone(),
             params: a.params.clone(),
             reason: a.reason.clone(),
+            evidence: serde_json::from_value(a.params["evidence"].clone()).ok(),
             status: a.status.clone(),
             result: a.result.clone(),
             created_at: a.created_at,
@@ -544,6 +552,13 @@ pub struct OptimizerRunView {
 pub struct OptimizeResult {
     pub run: OptimizerRunView,
     pub actions: Vec<ActionView>,
+    /// The metric the creatives and platforms were judged on: the campaign objective's
+    /// (`roas` for sales once revenue is synced, else `cpa`; `ctr` for traffic, awareness and
+    /// engagement; `cpa` for leads and app promotion).
+    pub metric: ObjectiveMetric,
+    /// Why nothing was proposed, in words and numbers (e.g. "leader 'C2' (ROAS 0.64x) at 71%
+    /// chance to be best; proposals start at 95% ..."); null when something was.
+    pub no_proposal_reason: Option<String>,
 }
 
 /// Runs the optimizer on the campaign's synced metrics: the run (with its evidence) and the
@@ -560,46 +575,99 @@ pub async fn run_optimizer(
     ValidJson(body): ValidJson<OptimizeRequest>,
 ) -> Result<(StatusCode, Json<OptimizeResult>), ApiError> {
     let campaign = campaign_of(&state, &principal.owner_id, &id).await?;
-    let mut policy = OptimizerPolicy::default();
-    if let Some(d) = body.min_days {
-        if !(1..=90).contains(&d) {
-            return Err(ApiError::bad_request(format!(
-                "min_days: {d} is outside 1..=90"
-            )));
-        }
-        policy.min_days = d;
-    }
-    if let Some(s) = body.min_spend {
-        if !(s.is_finite() && s >= 0.0) {
-            return Err(ApiError::bad_request(
-                "min_spend: must be a finite number, 0 or more",
-            ));
-        }
-        policy.min_spend = s;
-    }
-    if let Some(p) = body.pause_below {
-        if !(0.0..=0.5).contains(&p) {
-            return Err(ApiError::bad_request(format!(
-                "pause_below: {p} is outside 0..=0.5"
-            )));
-        }
-        policy.pause_below = p;
-    }
-    policy.seed = body.seed.unwrap_or(policy.seed);
-    let (run, actions) = optimize(&state.orchestrator, &principal.owner_id, &campaign, &policy)
+    let policy = body.policy()?;
+    let done = optimize(&state.orchestrator, &principal.owner_id, &campaign, &policy)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
         Json(OptimizeResult {
             run: OptimizerRunView {
-                id: run.id,
-                trace: run.trace,
-                output: run.output,
+                id: done.run.id,
+                trace: done.run.trace,
+                output: done.run.output,
             },
-            actions: actions.iter().map(ActionView::from).collect(),
+            actions: done.actions.iter().map(ActionView::from).collect(),
+            metric: done.metric,
+            no_proposal_reason: done.no_proposal_reason,
         }),
     ))
+}
+
+impl OptimizeRequest {
+    /// The default policy with the thresholds given, each checked.
+    fn policy(&self) -> Result<OptimizerPolicy, ApiError> {
+        let mut policy = OptimizerPolicy::default();
+        if let Some(d) = self.min_days {
+            if !(1..=90).contains(&d) {
+                return Err(ApiError::bad_request(format!(
+                    "min_days: {d} is outside 1..=90"
+                )));
+            }
+            policy.min_days = d;
+        }
+        if let Some(s) = self.min_spend {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(ApiError::bad_request(
+                    "min_spend: must be a finite number, 0 or more",
+                ));
+            }
+            policy.min_spend = s;
+        }
+        if let Some(p) = self.pause_below {
+            if !(0.0..=0.5).contains(&p) {
+                return Err(ApiError::bad_request(format!(
+                    "pause_below: {p} is outside 0..=0.5"
+                )));
+            }
+            policy.pause_below = p;
+        }
+        policy.seed = self.seed.unwrap_or(policy.seed);
+        Ok(policy)
+    }
+}
+
+/// What the optimizer would propose now, from the synced metrics, under the default policy.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptimizerStatus {
+    pub campaign_id: String,
+    /// `roas`, `cpa` or `ctr`, as in `OptimizeResult`.
+    pub metric: ObjectiveMetric,
+    /// What a run now would propose (nothing is recorded): kind, params (with `evidence`) and
+    /// reason of each.
+    #[schema(value_type = Vec<Object>)]
+    pub proposals: Value,
+    /// Why a run now would propose nothing; null when it would propose something.
+    pub no_proposal_reason: Option<String>,
+    /// The policy the status was computed under (the default one).
+    #[schema(value_type = Object)]
+    pub policy: Value,
+}
+
+/// The optimizer's view of the campaign now, without recording a run: the metric, what it
+/// would propose, or why nothing (no synced metrics, too few days, the leader's probability
+/// under the threshold).
+#[utoipa::path(get, path = "/api/campaigns/{id}/optimizer", tag = "campaigns", params(("id" = String, Path)),
+    responses((status = 200, description = "The optimizer's status", body = OptimizerStatus), (status = 404, body = super::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn optimizer_status(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<OptimizerStatus>, ApiError> {
+    let campaign = campaign_of(&state, &principal.owner_id, &id).await?;
+    let policy = OptimizerPolicy::default();
+    let evaluation = evaluate(&state.store, &principal.owner_id, &campaign, &policy)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let decision = evaluation.decision;
+    Ok(Json(OptimizerStatus {
+        campaign_id: id,
+        metric: decision.metric,
+        proposals: json!(decision.proposals),
+        no_proposal_reason: decision.no_proposal_reason,
+        policy: json!(policy),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

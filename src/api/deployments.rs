@@ -21,6 +21,7 @@ use crate::jobs::SubmitRequest;
 use crate::orchestrate::Platform;
 use crate::orchestrate::campaign::MAX_SYNC_DAYS;
 use crate::orchestrate::deploy::{DeployError, DeployInput};
+use crate::orchestrate::objective::{self, ObjectiveMetric};
 use crate::store::campaigns::CampaignRow;
 use crate::store::now_ms;
 use crate::store::orchestration::{DeploymentRow, MetricFilter, MetricRow};
@@ -844,10 +845,24 @@ pub struct CreativeTotals {
     pub totals: ReportTotals,
 }
 
-/// The best creative (conversions per click) tested against the others pooled.
+/// The best creative on the campaign objective's metric (the optimizer's: ROAS for sales once
+/// revenue is synced, else CPA; CTR for traffic, awareness and engagement; CPA for leads and
+/// app promotion) against the others pooled, with a two-proportion test of its conversions per
+/// click beside it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BestVsRest {
     pub best_creative_id: String,
+    /// The best creative's name (concept and format).
+    pub best_creative_name: String,
+    /// `roas`, `cpa` or `ctr`: what "best" is judged on.
+    pub metric: ObjectiveMetric,
+    /// The best creative's value of `metric`.
+    pub value: f64,
+    /// The other creatives' value of `metric`, pooled; null when undefined (no delivery, or a
+    /// CPA without conversions).
+    pub others_value: Option<f64>,
+    /// The sentence to show: "Creative 'X' has ROAS 3.76x against 0.85x for the others."
+    pub headline: String,
     /// The best creative's conversions per click.
     pub conversion_rate: f64,
     /// The other creatives' conversions per click, pooled (0 when there are none).
@@ -877,12 +892,12 @@ pub struct CampaignReport {
     pub platforms: Vec<PlatformTotals>,
     /// Per creative, by id.
     pub creatives: Vec<CreativeTotals>,
-    /// Null when no creative has clicks.
+    /// Null when no creative has clicks, or none has a value of the objective's metric.
     pub best_vs_rest: Option<BestVsRest>,
 }
 
 /// A campaign's results: totals, per platform, per creative (CTR, CPA, ROAS), days covered,
-/// and the best creative (conversions per click) tested against the others pooled.
+/// and the best creative on the objective's metric against the others pooled (`headline`).
 #[utoipa::path(get, path = "/api/campaigns/{id}/report", tag = "campaigns", params(("id" = String, Path)),
     responses((status = 200, description = "The report", body = CampaignReport), (status = 404, body = super::ErrorBody)),
     security(("api_key" = [])))]
@@ -922,46 +937,8 @@ pub async fn report(
         days.insert(m.day.clone());
     }
     let cur = &campaign.currency;
-    // The best creative by conversions per click against the rest pooled: a two-proportion
-    // z-test (normal approximation), computed here; the numbers are the report's, not a model's.
-    let best = by_creative
-        .iter()
-        .filter(|(_, t)| t.clicks > 0)
-        .max_by(|a, b| {
-            (a.1.conversions / a.1.clicks as f64).total_cmp(&(b.1.conversions / b.1.clicks as f64))
-        })
-        .map(|(id, t)| (id.clone(), *t));
-    let test = best.map(|(best_id, b)| {
-        let rest = by_creative.iter().filter(|(id, _)| **id != best_id).fold(
-            Totals::default(),
-            |mut acc, (_, t)| {
-                acc.clicks += t.clicks;
-                acc.conversions += t.conversions;
-                acc
-            },
-        );
-        let (n1, n2) = (b.clicks as f64, rest.clicks as f64);
-        let (p1, p2) = (
-            b.conversions / n1,
-            if n2 > 0.0 { rest.conversions / n2 } else { 0.0 },
-        );
-        let pooled = (b.conversions + rest.conversions) / (n1 + n2).max(1.0);
-        let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2.max(1.0))).sqrt();
-        let z = if se > 0.0 { (p1 - p2) / se } else { 0.0 };
-        let p_value = if n2 > 0.0 {
-            2.0 * (1.0 - statrs::function::erf::erf(z.abs() / std::f64::consts::SQRT_2)) / 2.0
-        } else {
-            1.0
-        };
-        BestVsRest {
-            best_creative_id: best_id,
-            conversion_rate: p1,
-            others_conversion_rate: p2,
-            z,
-            p_value,
-            test: "two-proportion z-test, conversions per click",
-        }
-    });
+    let names = creative_names(&state, owner, &id).await?;
+    let test = best_vs_rest(&campaign.objective, cur, &rows, &by_creative, &names);
     Ok(Json(CampaignReport {
         campaign_id: id,
         currency: cur.clone(),
@@ -985,4 +962,91 @@ pub async fn report(
             .collect(),
         best_vs_rest: test,
     }))
+}
+
+/// The campaign's creatives' names by id (the id where a creative has no name).
+pub(super) async fn creative_names(
+    state: &AppState,
+    owner: &str,
+    campaign_id: &str,
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let creatives = state
+        .store
+        .list_creatives(
+            owner,
+            &crate::store::creatives::CreativeFilter {
+                campaign_id: Some(campaign_id.to_string()),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(creatives
+        .into_iter()
+        .filter(|c| !c.name.trim().is_empty())
+        .map(|c| (c.id, c.name))
+        .collect())
+}
+
+/// The best creative on the objective's metric against the others pooled
+/// (`objective::best_vs_rest`, the metric the optimizer decides on), with the two-proportion
+/// z-test of its conversions per click (normal approximation); `None` when no creative has
+/// clicks or none has a value. The numbers are the report's, not a model's.
+fn best_vs_rest(
+    objective_name: &str,
+    currency: &str,
+    rows: &[MetricRow],
+    by_creative: &std::collections::BTreeMap<String, Totals>,
+    names: &std::collections::HashMap<String, String>,
+) -> Option<BestVsRest> {
+    if !by_creative.values().any(|t| t.clicks > 0) {
+        return None;
+    }
+    let (metric, best) = objective::compare_creatives(objective_name, currency, rows, names)?;
+    let (p1, p2, z, p_value) = conversions_per_click_test(&best.best, by_creative);
+    Some(BestVsRest {
+        best_creative_name: names
+            .get(&best.best)
+            .cloned()
+            .unwrap_or_else(|| best.best.clone()),
+        best_creative_id: best.best,
+        metric,
+        value: best.value,
+        others_value: best.others_value,
+        headline: best.headline,
+        conversion_rate: p1,
+        others_conversion_rate: p2,
+        z,
+        p_value,
+        test: "two-proportion z-test, conversions per click",
+    })
+}
+
+/// `best_id`'s conversions per click against the other creatives' pooled: (rate, others' rate,
+/// z, two-sided p; 1 when the others have no clicks).
+fn conversions_per_click_test(
+    best_id: &str,
+    by_creative: &std::collections::BTreeMap<String, Totals>,
+) -> (f64, f64, f64, f64) {
+    let b = by_creative.get(best_id).copied().unwrap_or_default();
+    let rest = by_creative.iter().filter(|(id, _)| *id != best_id).fold(
+        Totals::default(),
+        |mut acc, (_, t)| {
+            acc.clicks += t.clicks;
+            acc.conversions += t.conversions;
+            acc
+        },
+    );
+    let (n1, n2) = (b.clicks as f64, rest.clicks as f64);
+    let p1 = if n1 > 0.0 { b.conversions / n1 } else { 0.0 };
+    let p2 = if n2 > 0.0 { rest.conversions / n2 } else { 0.0 };
+    let pooled = (b.conversions + rest.conversions) / (n1 + n2).max(1.0);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n1.max(1.0) + 1.0 / n2.max(1.0))).sqrt();
+    let z = if se > 0.0 { (p1 - p2) / se } else { 0.0 };
+    let p_value = if n2 > 0.0 && n1 > 0.0 {
+        1.0 - statrs::function::erf::erf(z.abs() / std::f64::consts::SQRT_2)
+    } else {
+        1.0
+    };
+    (p1, p2, z, p_value)
 }

@@ -4,7 +4,8 @@
 //! `GET /api/analytics/campaigns/{id}` summarises the campaign's experiments: every statistic
 //! of each (as `/api/analytics/abtest`), the always-valid sequential p-value when daily counts
 //! were given, a verdict, and a narrative whose numbers all come from code
-//! (`orchestrate::narrative`).
+//! (`orchestrate::narrative`), headed by the best creative on the campaign objective's metric
+//! (`orchestrate::objective`, the optimizer's metric).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,6 +22,8 @@ use crate::orchestrate::experiments::{
     self, ExperimentRequest, FromMetrics, RecordedExperiment, draw, finding, load, store_experiment,
 };
 use crate::orchestrate::narrative::{self, ExperimentFinding, Narrative};
+use crate::orchestrate::objective::{Comparison, ObjectiveMetric, compare_creatives};
+use crate::store::orchestration::MetricFilter;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,6 +77,13 @@ pub async fn from_metrics(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignSummary {
     pub campaign_id: String,
+    /// The metric of the campaign's objective (`roas`, `cpa` or `ctr`), the one the optimizer
+    /// and the report's A/B headline judge creatives on; null without synced metrics.
+    pub metric: Option<ObjectiveMetric>,
+    /// The headline: the best creative on `metric` against the others, from the synced
+    /// metrics ("Creative 'X' has ROAS 3.76x against 0.85x for the others."); null without
+    /// synced metrics. The findings below compare the recorded experiments' own counts.
+    pub headline: Option<String>,
     pub findings: Vec<ExperimentFinding>,
     pub narrative: Narrative,
     #[schema(value_type = Vec<Object>)]
@@ -104,12 +114,46 @@ pub async fn campaign_summary(
         }));
     }
     let narrative = narrative::narrate(state.text.as_ref(), &campaign_id, &findings).await;
+    let headline = objective_headline(&state, &principal.owner_id, &campaign_id).await?;
     Ok(Json(CampaignSummary {
+        metric: headline.as_ref().map(|h| h.0),
+        headline: headline.map(|h| h.1.headline),
         campaign_id,
         findings,
         narrative,
         experiments,
     }))
+}
+
+/// The campaign's creatives compared on its objective's metric from the synced metrics
+/// (`objective::compare_creatives`, as the report's A/B headline); `None` without a campaign
+/// of that id or without synced metrics.
+async fn objective_headline(
+    state: &AppState,
+    owner: &str,
+    campaign_id: &str,
+) -> Result<Option<(ObjectiveMetric, Comparison)>, ApiError> {
+    let Some(campaign) = state.store.get_campaign(owner, campaign_id).await? else {
+        return Ok(None);
+    };
+    let rows = state
+        .store
+        .list_metrics(
+            owner,
+            &MetricFilter {
+                campaign_id: Some(campaign_id.to_string()),
+                limit: 200_000,
+                ..MetricFilter::default()
+            },
+        )
+        .await?;
+    let names = super::deployments::creative_names(state, owner, campaign_id).await?;
+    Ok(compare_creatives(
+        &campaign.objective,
+        &campaign.currency,
+        &rows,
+        &names,
+    ))
 }
 
 /// A chart of the campaign's experiments: `lift` (each variant's relative lift with Newcombe's

@@ -25,7 +25,7 @@ use super::{
         experiments::record, experiments::from_metrics, experiments::campaign_summary, experiments::campaign_chart, assets::upload, assets::asset, assets::content, assets::download_url,
         videos::create, videos::content,
         campaigns::create, campaigns::list, campaigns::read, campaigns::update, campaigns::remove,
-        agents::plan, agents::read_plan, agents::runs, agents::run_optimizer, agents::actions, agents::approve, agents::reject, agents::policy,
+        agents::plan, agents::read_plan, agents::runs, agents::run_optimizer, agents::optimizer_status, agents::actions, agents::approve, agents::reject, agents::policy,
         deployments::create, deployments::list, deployments::read, deployments::remove, deployments::sync, deployments::redeploy, deployments::pause, deployments::resume, deployments::sandbox_rates, deployments::metrics, deployments::report,
         jobs::submit_job, jobs::submit_batch, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::job_events,
         users::login, users::logout, users::setup, users::create_user, users::me, users::create_key, users::list_keys, users::revoke_key,

@@ -13,6 +13,7 @@ pub mod experiments;
 pub mod guards;
 pub mod llm;
 pub mod narrative;
+pub mod objective;
 pub mod optimizer;
 pub mod planner;
 pub mod platforms;

@@ -335,6 +335,14 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
         report["best_vs_rest"]["p_value"].as_f64().is_some(),
         "{report}"
     );
+    // The A/B headline reads the objective's metric (sales with revenue: ROAS), as the
+    // optimizer does.
+    assert_eq!(report["best_vs_rest"]["metric"], "roas", "{report}");
+    let headline = report["best_vs_rest"]["headline"].as_str().unwrap();
+    assert!(
+        headline.starts_with("Creative '") && headline.contains("has ROAS "),
+        "{headline}"
+    );
 
     // Analytics: the creatives as an experiment, from the synced days.
     let (status, experiment) = send(server.post(
@@ -351,6 +359,18 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
         1,
         "{summary}"
     );
+    assert_eq!(summary["metric"], "roas", "{summary}");
+    assert_eq!(summary["headline"].as_str(), Some(headline), "{summary}");
+
+    // Under the default policy the optimizer either proposes or says why not, on ROAS.
+    let (status, now) = send(server.get(&format!("/api/campaigns/{campaign_id}/optimizer"))).await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(now["metric"], "roas", "{now}");
+    assert_eq!(
+        now["proposals"].as_array().unwrap().is_empty(),
+        now["no_proposal_reason"].is_string(),
+        "{now}"
+    );
 
     // Optimizer: proposals with reasons; approving one reaches the platform.
     let (status, optimized) = send(server.post(
@@ -361,9 +381,17 @@ async fn the_loop_runs_end_to_end_on_the_sandbox(kind: StoreKind) {
     assert_eq!(status, 201, "{optimized}");
     let actions = optimized["actions"].as_array().unwrap();
     assert!(!actions.is_empty(), "the optimizer proposes: {optimized}");
+    assert_eq!(optimized["metric"], "roas", "{optimized}");
+    assert!(optimized["no_proposal_reason"].is_null(), "{optimized}");
     let action = &actions[0];
     assert_eq!(action["status"], "proposed", "{action}");
-    assert!(!action["reason"].as_str().unwrap().is_empty());
+    let reason = action["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ROAS") && reason.contains("days"),
+        "{reason}"
+    );
+    assert_eq!(action["evidence"]["metric"], "roas", "{action}");
+    assert_eq!(action["evidence"]["days"], 14, "{action}");
     let action_id = action["id"].as_str().unwrap();
     let (status, approved) =
         send(server.post(&format!("/api/actions/{action_id}/approve"), &json!({}))).await;

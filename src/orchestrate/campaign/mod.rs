@@ -23,7 +23,7 @@ mod optimize;
 mod plan;
 
 pub use delivery::{DeployPayload, SyncPayload};
-pub use optimize::{apply_action, optimize};
+pub use optimize::{Evaluation, Optimized, apply_action, evaluate, optimize};
 pub use plan::{image_preview, past_results, video_preview};
 
 /// Days one sandbox sync may simulate.

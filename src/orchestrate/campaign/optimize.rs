@@ -1,33 +1,86 @@
-//! The optimizer over a campaign's synced metrics ([`optimize`]: a recorded run and its
-//! proposals, applied at once under an auto-apply policy) and the application of an approved
-//! proposal ([`apply_action`]), shared by the jobs and the API.
+//! The optimizer over a campaign's synced metrics ([`evaluate`]: the decision alone, for the
+//! status route; [`optimize`]: a recorded run and its proposals, applied at once under an
+//! auto-apply policy) and the application of an approved proposal ([`apply_action`]), shared by
+//! the jobs and the API.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::orchestrate::analytics::bandit::Observation;
 use crate::orchestrate::deploy::{DeployError, set_creative_delivery};
-use crate::orchestrate::optimizer::{self, AdSetBudget, ArmSeries, OptimizerPolicy};
+use crate::orchestrate::objective::ObjectiveMetric;
+use crate::orchestrate::optimizer::{
+    self, AdSetBudget, ArmSeries, Decision, OptimizerPolicy, Scope,
+};
 use crate::orchestrate::planner::{self};
 use crate::orchestrate::platforms::{Budget, Micros, ObjectKind};
 use crate::store::campaigns::CampaignRow;
-use crate::store::now_ms;
-use crate::store::orchestration::{ActionRow, AgentRunRow, MetricFilter};
+use crate::store::creatives::CreativeRow;
+use crate::store::orchestration::{ActionRow, AgentRunRow, MetricFilter, MetricRow};
+use crate::store::{Store, now_ms};
 
 use super::Orchestrator;
 
 // ---- the optimizer -------------------------------------------------------------------------
 
-/// Runs the optimizer over a campaign's metrics: records the run and its proposals (applied at
-/// once when the campaign's policy says so). Returns (run, actions).
-pub async fn optimize(
-    orch: &Orchestrator,
+/// What the optimizer concludes from a campaign's synced metrics, before anything is recorded.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The proposals, the evidence, the metric and, without proposals, why.
+    pub decision: Decision,
+    pub metric_rows: usize,
+    pub creatives: usize,
+}
+
+/// A recorded optimizer run: the run, its actions, and the decision's metric and reason.
+#[derive(Debug, Clone)]
+pub struct Optimized {
+    pub run: AgentRunRow,
+    pub actions: Vec<ActionRow>,
+    pub metric: ObjectiveMetric,
+    /// Why nothing was proposed; `None` when something was.
+    pub no_proposal_reason: Option<String>,
+}
+
+/// The campaign's creatives as arms, each with its synced days. Rows are matched to creatives
+/// by id alone (a sandbox rehearsal reports a creative of `meta` under the sandbox deployment),
+/// and grouped by the creative's own platform, the one its ad set is planned on.
+fn arms_of(creatives: &[CreativeRow], metrics: &[MetricRow]) -> Vec<ArmSeries> {
+    let mut arms: BTreeMap<&str, ArmSeries> = creatives
+        .iter()
+        .map(|c| {
+            let arm = ArmSeries {
+                creative_id: c.id.clone(),
+                name: if c.name.trim().is_empty() {
+                    c.id.clone()
+                } else {
+                    c.name.clone()
+                },
+                platform: c.platform.clone(),
+                active: c.status != "paused" && c.status != "rejected",
+                days: BTreeMap::new(),
+            };
+            (c.id.as_str(), arm)
+        })
+        .collect();
+    for m in metrics {
+        let arm = m.creative_id.as_deref().and_then(|c| arms.get_mut(c));
+        if let Some(arm) = arm {
+            arm.days.entry(m.day.clone()).or_default().add_row(m);
+        }
+    }
+    arms.into_values().collect()
+}
+
+/// Reads the campaign's metrics, creatives and ad sets and decides; records nothing. The
+/// metric is the objective's ([`ObjectiveMetric::choose`]), ROAS for sales once revenue is
+/// synced.
+pub async fn evaluate(
+    store: &Store,
     owner: &str,
     campaign: &CampaignRow,
     policy: &OptimizerPolicy,
-) -> Result<(AgentRunRow, Vec<ActionRow>), DeployError> {
-    let store = &orch.store;
+) -> Result<Evaluation, DeployError> {
     let metrics = store
         .list_metrics(
             owner,
@@ -48,36 +101,6 @@ pub async fn optimize(
             },
         )
         .await?;
-    let mut arms: BTreeMap<(String, String), ArmSeries> = BTreeMap::new();
-    for c in &creatives {
-        arms.insert(
-            (c.platform.clone(), c.id.clone()),
-            ArmSeries {
-                creative_id: c.id.clone(),
-                platform: c.platform.clone(),
-                active: c.status != "paused" && c.status != "rejected",
-                days: BTreeMap::new(),
-            },
-        );
-    }
-    for m in &metrics {
-        let Some(creative) = &m.creative_id else {
-            continue;
-        };
-        let Some(arm) = arms.get_mut(&(m.platform.clone(), creative.clone())) else {
-            continue;
-        };
-        let e = arm.days.entry(m.day.clone()).or_insert(Observation {
-            spend: 0.0,
-            impressions: 0,
-            clicks: 0,
-            conversions: 0,
-        });
-        e.spend += m.spend_micros as f64 / 1e6;
-        e.impressions += m.impressions as u64;
-        e.clicks += m.clicks as u64;
-        e.conversions += m.conversions.round() as u64;
-    }
     let ad_sets: Vec<AdSetBudget> = store
         .list_ad_sets(owner, &campaign.id)
         .await?
@@ -91,9 +114,36 @@ pub async fn optimize(
             daily_budget_micros: a.daily_budget_micros,
         })
         .collect();
-    let arms: Vec<ArmSeries> = arms.into_values().collect();
-    let decision = optimizer::decide(&arms, &ad_sets, policy)
+    let scope = Scope {
+        metric: ObjectiveMetric::choose(
+            &campaign.objective,
+            metrics.iter().any(|m| m.revenue_micros > 0),
+        ),
+        currency: &campaign.currency,
+    };
+    let decision = optimizer::decide(&arms_of(&creatives, &metrics), &ad_sets, policy, scope)
         .map_err(|e| DeployError::NotReady(e.to_string()))?;
+    Ok(Evaluation {
+        decision,
+        metric_rows: metrics.len(),
+        creatives: creatives.len(),
+    })
+}
+
+/// Runs the optimizer over a campaign's metrics: records the run and its proposals (applied at
+/// once when the campaign's policy says so).
+pub async fn optimize(
+    orch: &Orchestrator,
+    owner: &str,
+    campaign: &CampaignRow,
+    policy: &OptimizerPolicy,
+) -> Result<Optimized, DeployError> {
+    let store = &orch.store;
+    let Evaluation {
+        decision,
+        metric_rows,
+        creatives,
+    } = evaluate(store, owner, campaign, policy).await?;
     let now = now_ms();
     let run = AgentRunRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -101,7 +151,8 @@ pub async fn optimize(
         campaign_id: Some(campaign.id.clone()),
         agent: "optimizer".into(),
         seed: policy.seed as i64,
-        input: json!({"policy": policy, "metric_rows": metrics.len(), "creatives": creatives.len()}),
+        input: json!({"policy": policy, "metric_rows": metric_rows, "creatives": creatives,
+            "metric": decision.metric, "no_proposal_reason": decision.no_proposal_reason}),
         trace: json!(decision.evidence),
         output: Some(json!(decision.proposals)),
         status: "succeeded".into(),
@@ -140,7 +191,12 @@ pub async fn optimize(
         };
         actions.push(action);
     }
-    Ok((run, actions))
+    Ok(Optimized {
+        run,
+        actions,
+        metric: decision.metric,
+        no_proposal_reason: decision.no_proposal_reason,
+    })
 }
 
 /// Applies a proposed action on the platforms and in the store; returns it as decided.
