@@ -2,7 +2,8 @@
 # The dashboard's tests: builds web/ (npm ci, the static export), runs its component tests
 # (Vitest), then the end-to-end specs in Debian's Chromium (Playwright, no browser download)
 # against the real adforge binary on the embedded default with the sandbox platform: two users,
-# a fresh data dir, a free loopback port; everything is stopped afterwards. Screenshots land in
+# a fresh data dir, a free loopback port; everything is stopped afterwards. First the built export
+# alone (e2e:static: sign-in under the CSP, tables at 1366 and 375 px). Screenshots land in
 # web/e2e/screenshots/. Run by scripts/test.sh; usable alone after `cargo build`.
 #   ./scripts/web_test.sh [path/to/adforge]
 set -euo pipefail
@@ -15,6 +16,8 @@ bin="${1:-target/debug/adforge}"
 build_web
 log "web: component tests (vitest)"
 (cd web && npm test --silent)
+log "web: the built export alone in Chromium (no API): sign-in, CSP, tables that break no word"
+(cd web && npm run e2e:static --silent)
 
 work=$(mktemp -d /tmp/adforge-web.XXXXXX)
 port=$(free_port)

@@ -84,6 +84,8 @@ pub enum Rejection {
     Name(String),
     Repeated(String),
     Truncated(String),
+    /// The phrase repeats the instructions it was asked with (a small model's echo).
+    Echo(String),
 }
 
 impl fmt::Display for Rejection {
@@ -98,6 +100,7 @@ impl fmt::Display for Rejection {
             Rejection::Name(n) => write!(f, "the name `{n}` is not in the brief"),
             Rejection::Repeated(r) => write!(f, "repeats `{r}`"),
             Rejection::Truncated(t) => write!(f, "cut short after `{t}`"),
+            Rejection::Echo(e) => write!(f, "repeats the instructions (`{e}`)"),
         }
     }
 }
@@ -314,6 +317,24 @@ fn check_pairs(text: &str) -> Result<(), Rejection> {
 fn tail(text: &str) -> String {
     let start = text.char_indices().rev().nth(11).map_or(0, |(i, _)| i);
     text[start..].to_string()
+}
+
+/// Refuses a phrase that repeats three words in a row of the instructions it was written under
+/// ("one short sentence on how the ad shows it"): the model echoed its prompt.
+pub fn check_echo(text: &str, instructions: &str) -> Result<(), Rejection> {
+    let lower = |t: &str| words(t).map(str::to_lowercase).collect::<Vec<_>>();
+    let asked: Vec<String> = lower(instructions)
+        .windows(3)
+        .map(|w| w.join(" "))
+        .collect();
+    match lower(text)
+        .windows(3)
+        .map(|w| w.join(" "))
+        .find(|w| asked.contains(w))
+    {
+        Some(echo) => Err(Rejection::Echo(echo)),
+        None => Ok(()),
+    }
 }
 
 /// Fields of one ad that say the same thing: the later one is refused.

@@ -97,6 +97,9 @@ export interface Report {
     z: number;
     p_value: number;
     test: string;
+    /** On the campaign objective's metric (the optimizer's), e.g. "Creative 'X' has ROAS 3.76x against 0.85x for the others." */
+    headline?: string | null;
+    metric?: string | null;
   } | null;
 }
 

@@ -116,7 +116,7 @@ describe('creatives by concept and format', () => {
     };
     render(<ReportPanel report={report} labels={creativeLabels(list)} />);
     expect(screen.getAllByTestId('report-row').map((r) => r.querySelector('th')!.textContent)).toContain('Roasted to order · meta · stories 1080×1920');
-    expect(screen.getByTestId('best-vs-rest').textContent).toMatch(/Roasted to order · meta · stories 1080×1920 converts/);
+    expect(screen.getByTestId('best-vs-rest').textContent).toMatch(/convert: Roasted to order · meta · stories 1080×1920 /);
     expect(screen.getByTestId('best-vs-rest').textContent).not.toMatch(/1a386839/);
   });
 

@@ -199,6 +199,12 @@ pub async fn optimize(
     })
 }
 
+/// Whether deployment `d` delivers `platform`'s ad sets: its own platform's deployment, or a
+/// sandbox rehearsal (which holds every platform's ad sets and ads).
+fn delivers(d: &crate::store::orchestration::DeploymentRow, platform: &str) -> bool {
+    d.platform == platform || d.platform == crate::orchestrate::Platform::Sandbox.name()
+}
+
 /// Applies a proposed action on the platforms and in the store; returns it as decided.
 pub async fn apply_action(
     orch: &Orchestrator,
@@ -230,7 +236,7 @@ pub async fn apply_action(
                         .collect()
                 };
                 let mut paused_ads = Vec::new();
-                for d in deployments.iter().filter(|d| d.platform == platform) {
+                for d in deployments.iter().filter(|d| delivers(d, platform)) {
                     let client = orch.client(d).await?;
                     for creative in &to_pause {
                         paused_ads.extend(
@@ -255,7 +261,7 @@ pub async fn apply_action(
                     let ad_set = b["ad_set_id"].as_str().unwrap_or_default();
                     let micros = b["daily_budget_micros"].as_i64().unwrap_or(0);
                     let platform = b["platform"].as_str().unwrap_or_default();
-                    for d in deployments.iter().filter(|d| d.platform == platform) {
+                    for d in deployments.iter().filter(|d| delivers(d, platform)) {
                         if let Some(external) = store.ledger_get(&d.id, "ad_set", ad_set).await? {
                             let client = orch.client(d).await?;
                             client

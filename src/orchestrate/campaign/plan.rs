@@ -25,13 +25,15 @@ struct OwnerTools<'a> {
     orch: &'a Orchestrator,
     owner: String,
     job_id: String,
+    /// The brief's currency: only earlier campaigns in it count as past results.
+    currency: String,
     ctx: &'a JobContext,
 }
 
 #[async_trait]
 impl PlannerTools for OwnerTools<'_> {
     async fn read_past_results(&self) -> Result<Value, String> {
-        past_results(&self.orch.store, &self.owner).await
+        past_results(&self.orch.store, &self.owner, &self.currency).await
     }
 
     async fn render_images(&self, platform: Platform, copy: &Value) -> Result<Value, String> {
@@ -122,8 +124,9 @@ fn stored_brief(brief: &PlanBrief) -> Value {
     stored
 }
 
-/// Per platform totals of the owner's synced metrics (units of currency for spend).
-pub async fn past_results(store: &Store, owner: &str) -> Result<Value, String> {
+/// Per platform totals of the owner's synced metrics of campaigns in `currency` (units of it
+/// for spend): spends in other currencies do not add up with it.
+pub async fn past_results(store: &Store, owner: &str, currency: &str) -> Result<Value, String> {
     let rows = store
         .list_metrics(
             owner,
@@ -134,6 +137,21 @@ pub async fn past_results(store: &Store, owner: &str) -> Result<Value, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    let mut currency_of: BTreeMap<String, bool> = BTreeMap::new();
+    for r in &rows {
+        if !currency_of.contains_key(&r.campaign_id) {
+            let same = store
+                .get_campaign(owner, &r.campaign_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some_and(|c| c.currency == currency);
+            currency_of.insert(r.campaign_id.clone(), same);
+        }
+    }
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| currency_of.get(&r.campaign_id).copied().unwrap_or(false))
+        .collect();
     let mut out: BTreeMap<String, [f64; 4]> = BTreeMap::new();
     for r in rows {
         let e = out.entry(r.platform.clone()).or_default();
@@ -197,6 +215,7 @@ impl JobHandler for PlanJob {
             orch,
             owner: owner.clone(),
             job_id: ctx.job.id.clone(),
+            currency: brief.currency.clone(),
             ctx,
         };
         let now = now_ms();

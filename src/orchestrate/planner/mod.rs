@@ -304,6 +304,14 @@ pub(crate) struct Concept {
 
 /// Longest angle, in characters.
 const ANGLE_CHARS: usize = 100;
+/// What the model is asked for the angles (a phrase that echoes it is refused).
+const ANGLE_INSTRUCTIONS: &str = "For each creative concept below, write its angle: one short \
+    sentence on how the ad shows it. Use only facts from the brief; no names, numbers or dates \
+    it does not give.";
+/// What the model is asked for copy.
+pub(crate) const COPY_INSTRUCTIONS: &str = "You are an expert advertising copywriter. You write \
+    short, vivid, truthful ad copy, using only the facts you are given. Write one ad. Answer in \
+    JSON.";
 
 /// The concepts: names from the brief's leads, angles proposed by the model and checked.
 async fn write_concepts(
@@ -320,9 +328,7 @@ async fn write_concepts(
     let ask = vec![
         system(),
         ChatMessage::user(format!(
-            "{}\nFor each creative concept below, write its angle: one short sentence on how the \
-             ad shows it. Use only facts from the brief; no names, numbers or dates it does not \
-             give.\n{}",
+            "{}\n{ANGLE_INSTRUCTIONS}\n{}",
             brief_text(brief),
             leads
                 .iter()
@@ -492,7 +498,10 @@ pub async fn plan(
             &format!("step 1 of {PROGRESS_STEPS}: writing the concepts' angles"),
         )
         .await;
-    let mut checks = PhraseChecks::default();
+    let mut checks = PhraseChecks {
+        instructions: format!("{ANGLE_INSTRUCTIONS} {COPY_INSTRUCTIONS}"),
+        ..PhraseChecks::default()
+    };
     let concepts = write_concepts(backend, brief, &mut checks).await?;
     let mut run = Run {
         backend,

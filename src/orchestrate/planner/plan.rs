@@ -11,7 +11,7 @@ use super::tools::ToolState;
 use super::{Concept, PlanBrief, PlanError, compose, days, min_daily_units};
 use crate::orchestrate::Platform;
 use crate::orchestrate::copy::CopyLimits;
-use crate::orchestrate::guards::{Facts, check_phrase};
+use crate::orchestrate::guards::{Facts, check_echo, check_phrase};
 
 /// A campaign plan: what `campaign.plan` stores (as JSON, in this shape) beside the draft
 /// campaign and its ad sets. Names, audiences, numbers and dates are composed by code from the
@@ -56,6 +56,9 @@ pub struct PhraseChecks {
     pub accepted: usize,
     /// The first refused ones (at most [`PhraseChecks::KEEP`]), with the rule they broke.
     pub rejected: Vec<RejectedPhrase>,
+    /// The instructions the phrases are asked with: a phrase that echoes them is refused.
+    #[serde(skip)]
+    pub instructions: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +76,9 @@ impl PhraseChecks {
     /// Checks one proposed phrase; answers it (tidied) when it passed, and records it.
     pub fn check(&mut self, field: &str, text: &str, facts: &Facts, max: usize) -> Option<String> {
         self.proposed += 1;
-        match check_phrase(text, facts, max) {
+        match check_phrase(text, facts, max)
+            .and_then(|ok| check_echo(&ok, &self.instructions).map(|()| ok))
+        {
             Ok(ok) => {
                 self.accepted += 1;
                 Some(ok)

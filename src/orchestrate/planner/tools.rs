@@ -216,11 +216,14 @@ fn reason(
                 .flatten()
                 .map(|(p, m, _)| format!("{} {}", short_label(*p), units(*m)))
                 .collect();
-            let basis = if state
-                .past
-                .as_ref()
-                .is_some_and(|p| p.as_object().is_some_and(|o| !o.is_empty()))
-            {
+            // Past results count for the split only on the brief's own platforms.
+            let history = state.past.as_ref().is_some_and(|p| {
+                brief
+                    .platforms
+                    .iter()
+                    .any(|platform| p.get(platform.name()).is_some())
+            });
+            let basis = if history {
                 "weighted by earlier conversions per spend"
             } else {
                 "even, no history yet"

@@ -50,9 +50,15 @@ export default function ReportPanel({ report, labels }: { report: Report; labels
       <Rows label="Creative" currency={cur} rows={report.creatives.map((c) => ({ ...c, key: labelOf(labels, c.creative_id) }))} />
       {best ? (
         <p className="mt-3 rounded bg-slate-100 p-2 text-sm" data-testid="best-vs-rest">
-          <span className="font-medium">A/B: </span>{labelOf(labels, best.best_creative_id)} converts {formatPercent(best.conversion_rate)} of clicks against{' '}
-          {formatPercent(best.others_conversion_rate)} for the others (z = {best.z.toFixed(2)}, p = {best.p_value.toPrecision(3)};{' '}
-          {best.p_value < 0.05 ? 'a significant difference' : 'not significant yet'}). <span className="text-slate-700">{best.test}.</span>
+          <span className="font-medium">A/B: </span>
+          {best.headline ? (
+            <span data-testid="best-headline">{best.headline} </span>
+          ) : null}
+          <span className="text-slate-700">
+            Clicks that convert: {labelOf(labels, best.best_creative_id)} {formatPercent(best.conversion_rate)} against{' '}
+            {formatPercent(best.others_conversion_rate)} for the others (z = {best.z.toFixed(2)}, p = {best.p_value.toPrecision(3)};{' '}
+            {best.p_value < 0.05 ? 'a significant difference' : 'not significant yet'}). {best.test}.
+          </span>
         </p>
       ) : null}
     </Card>
