@@ -281,6 +281,11 @@ fn check_ending(text: &str, at_limit: bool) -> Result<(), Rejection> {
         return Err(Rejection::Truncated(tail(trimmed)));
     }
     let finished = trimmed.ends_with(['.', '!', '?']);
+    // A phrase that fills its limit to the last character without ending a sentence was cut
+    // there by the schema (the model ran out of room mid-thought), whatever it ends on.
+    if at_limit && !finished {
+        return Err(Rejection::Truncated(tail(trimmed)));
+    }
     let Some(last) = words(trimmed).last() else {
         return Ok(());
     };
@@ -291,11 +296,6 @@ fn check_ending(text: &str, at_limit: bool) -> Result<(), Rejection> {
         return Ok(()); // ends on a number or a symbol the other checks have seen
     }
     if !finished && DANGLING.contains(&last.to_lowercase().as_str()) {
-        return Err(Rejection::Truncated(tail(trimmed)));
-    }
-    // A phrase that fills its limit to the last character without ending a sentence was cut
-    // there by the schema (the model ran out of room mid-thought).
-    if at_limit && !finished {
         return Err(Rejection::Truncated(tail(trimmed)));
     }
     Ok(())
@@ -457,7 +457,11 @@ mod tests {
         let f = facts();
         // 19 characters, the last word cut in the middle by a 19-character limit; a phrase that
         // fills its limit without ending a sentence is taken as cut too.
-        for text in ["Fresh coffee at hom", "Cafe coffee at home, do"] {
+        for text in [
+            "Fresh coffee at hom",
+            "Cafe coffee at home, do",
+            "Brewed fresh in 2 bags and grown on 2",
+        ] {
             let max = text.chars().count();
             assert!(
                 matches!(check_phrase(text, &f, max), Err(Rejection::Truncated(_))),
