@@ -110,6 +110,8 @@ impl fmt::Display for Rejection {
 pub struct Facts {
     words: HashSet<String>,
     numbers: HashSet<String>,
+    /// The brief's texts, lower case: a phrase that is the start of one, cut, is refused.
+    texts: Vec<String>,
 }
 
 impl Facts {
@@ -117,6 +119,7 @@ impl Facts {
     pub fn from_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
         let mut facts = Facts::default();
         for text in texts {
+            facts.texts.push(tidy(text).to_lowercase());
             for word in words(text) {
                 facts.words.insert(word.to_lowercase());
             }
@@ -179,7 +182,23 @@ pub fn check_phrase(text: &str, facts: &Facts, max_chars: usize) -> Result<Strin
     check_repeats(&text)?;
     check_pairs(&text)?;
     check_ending(&text, n >= max_chars)?;
+    check_cut_fact(&text, facts)?;
     Ok(text)
+}
+
+/// A phrase that is the start of one of the brief's texts, cut short ("Free shipping on your
+/// first 2" of "Free shipping on your first 2 bags"), is refused; the whole text is fine.
+fn check_cut_fact(text: &str, facts: &Facts) -> Result<(), Rejection> {
+    let lower = text.trim_end_matches(['.', '!', '?']).trim().to_lowercase();
+    if lower.len() >= 3
+        && facts
+            .texts
+            .iter()
+            .any(|t| t.len() > lower.len() && t.starts_with(&lower))
+    {
+        return Err(Rejection::Truncated(tail(text)));
+    }
+    Ok(())
 }
 
 fn check_markup(text: &str) -> Result<(), Rejection> {
@@ -294,6 +313,15 @@ fn check_ending(text: &str, at_limit: bool) -> Result<(), Rejection> {
         .ends_with(last);
     if !last_is_end {
         return Ok(()); // ends on a number or a symbol the other checks have seen
+    }
+    // "... the home-b.": the last word cut after its hyphen, or a stray letter.
+    let last_token = trimmed
+        .trim_end_matches(['.', '!', '?', '"', '”', ')'])
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default();
+    if last.chars().count() == 1 && !matches!(last, "a" | "A" | "I") && last_token.ends_with(last) {
+        return Err(Rejection::Truncated(tail(trimmed)));
     }
     if !finished && DANGLING.contains(&last.to_lowercase().as_str()) {
         return Err(Rejection::Truncated(tail(trimmed)));
@@ -422,6 +450,8 @@ mod tests {
             ("Loyalty Card for Roasted to...", "truncated"),
             ("TikTok Brand: Ridgeline Roasters", "name"),
             ("Brewed fresh (one", "truncated"),
+            ("A delicious blend that enhances the home-b.", "truncated"),
+            ("Free shipping on 2", "truncated"),
         ];
         for (text, rule) in cases {
             let got = check_phrase(text, &f, 125).unwrap_err();
