@@ -384,6 +384,7 @@ pub async fn deploy(
         done += 1;
         progress(done, total, format!("ad set {}", ad_set.name)).await;
     }
+    let rehearsal = deployment.platform == Platform::Sandbox.name();
     for creative in &input.creatives {
         // A creative is made for its own platform (in a rehearsal, each platform's).
         let (image_keys, video_keys) = media_keys(&creative.platform);
@@ -392,7 +393,6 @@ pub async fn deploy(
                 .find_map(|k| creative.assets.get(*k).and_then(Value::as_str))
                 .map(str::to_string)
         };
-        let rehearsal = deployment.platform == Platform::Sandbox.name();
         let image = pick(image_keys).or_else(|| rehearsal.then(|| any_image(creative)).flatten());
         let (image, video) = upload_media(
             store,

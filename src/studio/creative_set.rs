@@ -153,19 +153,16 @@ impl CreativeSetPayload {
 
     /// The image formats rendered for `platform`.
     fn formats_for(&self, platform: &str) -> Vec<&'static Format> {
-        let all = image_formats(platform);
-        if self.formats.is_empty() {
-            return all;
-        }
-        all.into_iter()
-            .filter(|f| self.formats.iter().any(|id| id == f.id))
-            .collect()
+        self.asked(image_formats(platform))
     }
 
-    /// The vertical formats a platform's videos are made in: all of them, or, when `formats`
-    /// names some, only those it names (an unticked format gets no video).
+    /// The vertical formats a platform's videos are made in (an unticked format gets no video).
     fn video_formats_for(&self, platform: &str) -> Vec<&'static Format> {
-        let all = vertical_formats(platform);
+        self.asked(vertical_formats(platform))
+    }
+
+    /// Of `all`, the formats `formats` names; all of them when it names none.
+    fn asked(&self, all: Vec<&'static Format>) -> Vec<&'static Format> {
         if self.formats.is_empty() {
             return all;
         }

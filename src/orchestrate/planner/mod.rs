@@ -308,10 +308,12 @@ const ANGLE_CHARS: usize = 100;
 const ANGLE_INSTRUCTIONS: &str = "For each creative concept below, write its angle: one short \
     sentence on how the ad shows it. Use only facts from the brief; no names, numbers or dates \
     it does not give.";
-/// What the model is asked for copy.
-pub(crate) const COPY_INSTRUCTIONS: &str = "You are an expert advertising copywriter. You write \
-    short, vivid, truthful ad copy, using only the facts you are given. Write one ad. Answer in \
-    JSON.";
+/// The copywriter's system prompt (a phrase that echoes it is refused too).
+const COPY_SYSTEM: &str = "You are an expert advertising copywriter. You write short, vivid, \
+    truthful ad copy, using only the facts you are given.";
+/// The fixed words of the copy request (around the platform, the brief and the concept), as the
+/// echo check reads them.
+const COPY_REQUEST: &str = "Write one ad. Answer in JSON.";
 
 /// The concepts: names from the brief's leads, angles proposed by the model and checked.
 async fn write_concepts(
@@ -499,7 +501,7 @@ pub async fn plan(
         )
         .await;
     let mut checks = PhraseChecks {
-        instructions: format!("{ANGLE_INSTRUCTIONS} {COPY_INSTRUCTIONS}"),
+        instructions: format!("{ANGLE_INSTRUCTIONS} {COPY_SYSTEM} {COPY_REQUEST}"),
         ..PhraseChecks::default()
     };
     let concepts = write_concepts(backend, brief, &mut checks).await?;

@@ -75,23 +75,38 @@ impl PhraseChecks {
 
     /// Checks one proposed phrase; answers it (tidied) when it passed, and records it.
     pub fn check(&mut self, field: &str, text: &str, facts: &Facts, max: usize) -> Option<String> {
+        self.check_with(field, text, facts, max, |_| Ok(()))
+    }
+
+    /// [`check`](Self::check) with the caller's own rule on the tidied phrase (a minimum
+    /// length, another field it must not repeat); a phrase it refuses is recorded as refused.
+    pub fn check_with(
+        &mut self,
+        field: &str,
+        text: &str,
+        facts: &Facts,
+        max: usize,
+        rule: impl FnOnce(&str) -> Result<(), String>,
+    ) -> Option<String> {
         self.proposed += 1;
-        match check_phrase(text, facts, max)
+        let checked = check_phrase(text, facts, max)
             .and_then(|ok| check_echo(&ok, &self.instructions).map(|()| ok))
-        {
+            .map_err(|why| why.to_string())
+            .and_then(|ok| rule(&ok).map(|()| ok));
+        match checked {
             Ok(ok) => {
                 self.accepted += 1;
                 Some(ok)
             }
             Err(why) => {
-                self.refuse(field, text, why.to_string());
+                self.refuse(field, text, why);
                 None
             }
         }
     }
 
-    /// Records a proposed phrase refused for `reason` (after it was counted as accepted).
-    pub fn refuse(&mut self, field: &str, text: &str, reason: String) {
+    /// Records a proposed phrase refused for `reason`.
+    fn refuse(&mut self, field: &str, text: &str, reason: String) {
         if self.rejected.len() < Self::KEEP {
             self.rejected.push(RejectedPhrase {
                 field: field.into(),

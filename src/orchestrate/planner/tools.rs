@@ -274,10 +274,7 @@ async fn write_copy(
         for (p, platform) in brief.platforms.iter().enumerate() {
             let limits = CopyLimits::of(*platform);
             let ask = vec![
-                ChatMessage::system(
-                    "You are an expert advertising copywriter. You write short, vivid, truthful \
-                     ad copy, using only the facts you are given.",
-                ),
+                ChatMessage::system(super::COPY_SYSTEM),
                 ChatMessage::user(format!(
                     "Write one ad for {}.\n{}\nConcept: {} ({})\nAnswer in JSON.",
                     limits.platform.label(),
@@ -316,18 +313,17 @@ fn guard_copy(
     for limit in &limits.fields {
         let where_ = format!("concepts[{c}].copy.{}.{}", limits.platform, limit.field);
         let text = proposed[limit.field].as_str().unwrap_or_default();
-        let mut chosen = checks
-            .check(&where_, text, facts, limit.max_chars)
-            .filter(|t| t.chars().count() >= limit.min_chars);
-        if let Some(t) = &chosen {
+        let chosen = checks.check_with(&where_, text, facts, limit.max_chars, |t| {
+            if t.chars().count() < limit.min_chars {
+                return Err(format!("under {} characters", limit.min_chars));
+            }
             let mut with: Vec<(&str, &str)> = kept.iter().map(|(f, v)| (*f, v.as_str())).collect();
             with.push((limit.field, t));
-            if repeated_field(&with).is_some() {
-                checks.accepted -= 1;
-                checks.refuse(&where_, text, "repeats another field".into());
-                chosen = None;
+            match repeated_field(&with) {
+                Some(_) => Err("repeats another field".into()),
+                None => Ok(()),
             }
-        }
+        });
         let source = if chosen.is_some() { "model" } else { "brief" };
         let value = chosen.unwrap_or_else(|| {
             fallback_copy(brief, &concept.name, limit.field, limit.max_chars)
